@@ -1,0 +1,198 @@
+# Production image of Apache Airflow.
+#
+# `docker build .` builds the default image: the newest stable Airflow with the official image's
+# production extras on python:3.12-slim-bookworm, installed from the committed lock. Every ARG below
+# is a documented customisation point (docs/customising.md); `nox -s build_prod-X.Y` passes the ones
+# that select a flavour and fills in the provenance labels.
+#
+# Stages: `build` has compilers and uv and makes the virtualenv; `main` gets only the virtualenv and
+# the shared libraries it links against. There is deliberately no `# syntax=` line: it would make
+# BuildKit pull a frontend image, and the engine's built-in frontend already has heredocs, cache and
+# secret mounts.
+
+ARG PYTHON_BASE_IMAGE="python:3.12-slim-bookworm"
+
+########################################################################################################
+FROM ${PYTHON_BASE_IMAGE} AS build
+
+ARG PYTHON_BASE_IMAGE
+ARG AIRFLOW_VERSION="3.3.2"
+ARG AIRFLOW_EXTRAS="aiobotocore,amazon,async,celery,cncf-kubernetes,common-io,common-messaging,docker,elasticsearch,fab,ftp,git,google,google-auth,graphviz,grpc,hashicorp,http,ldap,microsoft-azure,mysql,odbc,openlineage,pandas,postgres,redis,sendgrid,sftp,slack,snowflake,ssh,statsd,uv"
+ARG ADDITIONAL_AIRFLOW_EXTRAS=""
+ARG ADDITIONAL_PYTHON_DEPS=""
+# lock: the committed constraints/<version>/constraints-<python>.txt | none | an http(s) URL |
+# the name of a file in docker-context-files/
+ARG AIRFLOW_CONSTRAINTS="lock"
+ARG UV_VERSION="0.13.9"
+# Build-stage only. "a|b" takes the first name the base's Debian suite knows (package names move
+# between bookworm, trixie and forky).
+ARG DEV_APT_DEPS="gcc libc6-dev pkg-config libldap-dev|libldap2-dev libsasl2-dev default-libmysqlclient-dev unixodbc-dev"
+ARG ADDITIONAL_DEV_APT_DEPS=""
+ARG AIRFLOW_VENV="/opt/airflow-venv"
+# The flavour defaults to the X.Y that starts the base image's tag (python:3.12-slim-bookworm → 3.12);
+# a base whose tag does not start that way needs AIRFLOW_PYTHON_VERSION passed explicitly.
+ARG PYTHON_BASE_TAG=${PYTHON_BASE_IMAGE##*:}
+ARG AIRFLOW_PYTHON_VERSION=${PYTHON_BASE_TAG%%-*}
+
+SHELL ["/bin/bash", "-o", "pipefail", "-e", "-u", "-c"]
+
+# The official Debian-based images delete downloaded .debs after every install; keep them so the
+# cache mount below can serve the next build.
+RUN rm -f /etc/apt/apt.conf.d/docker-clean \
+    && echo 'Binary::apt::APT::Keep-Downloaded-Packages "true";' >/etc/apt/apt.conf.d/keep-downloads
+
+COPY image/scripts/ /usr/local/lib/airflow-image/
+
+# A CA bundle for TLS-intercepting proxies may come in as the secret `cacert`; it is only ever
+# mounted, never copied, so it is in no layer.
+RUN --mount=type=cache,target=/var/cache/apt,id=apt-archives-${PYTHON_BASE_IMAGE},sharing=locked \
+    --mount=type=cache,target=/var/lib/apt/lists,id=apt-lists-${PYTHON_BASE_IMAGE},sharing=locked \
+    --mount=type=secret,id=cacert \
+    <<EOF
+source /usr/local/lib/airflow-image/common.sh
+use_ca_bundle_if_given
+apt_get update -qq
+# shellcheck disable=SC2046
+apt_get install -y -qq --no-install-recommends $(resolve_apt_names ${DEV_APT_DEPS} ${ADDITIONAL_DEV_APT_DEPS}) >/dev/null
+EOF
+
+RUN --mount=type=cache,target=/root/.cache/pip,id=pip-cache \
+    --mount=type=secret,id=cacert \
+    <<EOF
+source /usr/local/lib/airflow-image/common.sh
+use_ca_bundle_if_given
+python -m venv /opt/uv
+/opt/uv/bin/pip install --quiet --disable-pip-version-check "uv==${UV_VERSION}"
+EOF
+
+ENV UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never UV_COMPILE_BYTECODE=1
+
+RUN --mount=type=cache,target=/root/.cache/uv,id=uv-cache \
+    --mount=type=bind,source=constraints,target=/context/constraints \
+    --mount=type=bind,source=docker-context-files,target=/context/docker-context-files \
+    --mount=type=secret,id=cacert \
+    <<EOF
+source /usr/local/lib/airflow-image/common.sh
+use_ca_bundle_if_given
+python_flavour=$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+# The python.version label is derived from the base's tag; it must not lie.
+[[ ${python_flavour} == "${AIRFLOW_PYTHON_VERSION}" ]] \
+    || fail "${PYTHON_BASE_IMAGE} runs Python ${python_flavour} but AIRFLOW_PYTHON_VERSION is '${AIRFLOW_PYTHON_VERSION}'; pass --build-arg AIRFLOW_PYTHON_VERSION=${python_flavour}"
+mkdir -p /build-info
+constraints=$(select_constraints "${AIRFLOW_CONSTRAINTS}" "${AIRFLOW_VERSION}" "${python_flavour}" /build-info/constraints.txt)
+extras=${AIRFLOW_EXTRAS}${ADDITIONAL_AIRFLOW_EXTRAS:+,${ADDITIONAL_AIRFLOW_EXTRAS}}
+/opt/uv/bin/uv venv --quiet --python "$(command -v python)" "${AIRFLOW_VENV}"
+find_links=()
+if compgen -G '/context/docker-context-files/*.whl' >/dev/null; then
+    find_links=(--find-links /context/docker-context-files)
+fi
+uv_install() {
+    # shellcheck disable=SC2086
+    /opt/uv/bin/uv pip install --python "${AIRFLOW_VENV}/bin/python" "${find_links[@]}" \
+        ${constraints:+--constraint "${constraints}"} "$@"
+}
+# Airflow alone first (seconds): an unknown extra stops the build before the long install.
+uv_install --quiet --no-deps "apache-airflow==${AIRFLOW_VERSION}"
+check_extras_exist "${AIRFLOW_VENV}/bin/python" "${extras}"
+# shellcheck disable=SC2086
+uv_install "apache-airflow[${extras}]==${AIRFLOW_VERSION}" pip ${ADDITIONAL_PYTHON_DEPS}
+printf 'apache-airflow==%s\n' "${AIRFLOW_VERSION}" >/build-info/pin-airflow.txt
+# The shared libraries the installed extensions link against, as Debian package names: the
+# runtime stage installs exactly these, whatever the suite or architecture.
+runtime_packages_for "${AIRFLOW_VENV}" >/build-info/runtime-apt-deps.txt
+EOF
+
+########################################################################################################
+FROM ${PYTHON_BASE_IMAGE} AS main
+
+ARG PYTHON_BASE_IMAGE
+ARG AIRFLOW_VERSION="3.3.2"
+ARG AIRFLOW_EXTRAS="aiobotocore,amazon,async,celery,cncf-kubernetes,common-io,common-messaging,docker,elasticsearch,fab,ftp,git,google,google-auth,graphviz,grpc,hashicorp,http,ldap,microsoft-azure,mysql,odbc,openlineage,pandas,postgres,redis,sendgrid,sftp,slack,snowflake,ssh,statsd,uv"
+ARG ADDITIONAL_AIRFLOW_EXTRAS=""
+ARG AIRFLOW_CONSTRAINTS="lock"
+ARG AIRFLOW_VENV="/opt/airflow-venv"
+ARG AIRFLOW_UID="50000"
+ARG AIRFLOW_HOME="/opt/airflow"
+ARG AIRFLOW_USER_HOME_DIR="/home/airflow"
+# What every image needs at run time beyond the libraries found above: an init for PID 1, CA
+# certificates, curl for health checks, and git for the git DAG bundle.
+ARG RUNTIME_APT_DEPS="dumb-init ca-certificates curl git"
+ARG ADDITIONAL_RUNTIME_APT_DEPS=""
+
+SHELL ["/bin/bash", "-o", "pipefail", "-e", "-u", "-c"]
+
+RUN --mount=type=cache,target=/var/cache/apt,id=apt-archives-${PYTHON_BASE_IMAGE},sharing=locked \
+    --mount=type=cache,target=/var/lib/apt/lists,id=apt-lists-${PYTHON_BASE_IMAGE},sharing=locked \
+    --mount=type=bind,from=build,source=/build-info,target=/build-info \
+    --mount=type=bind,from=build,source=/usr/local/lib/airflow-image,target=/usr/local/lib/airflow-image \
+    --mount=type=secret,id=cacert \
+    <<EOF
+source /usr/local/lib/airflow-image/common.sh
+use_ca_bundle_if_given
+rm -f /etc/apt/apt.conf.d/docker-clean
+apt_get update -qq
+# shellcheck disable=SC2046
+apt_get install -y -qq --no-install-recommends \
+    $(resolve_apt_names ${RUNTIME_APT_DEPS} ${ADDITIONAL_RUNTIME_APT_DEPS} $(cat /build-info/runtime-apt-deps.txt)) >/dev/null
+rm -rf /var/log/apt /var/log/dpkg.log /var/cache/debconf/*-old
+# uid AIRFLOW_UID, primary group 0: any uid that runs with gid 0 (OpenShift) can write what it must.
+useradd --uid "${AIRFLOW_UID}" --gid 0 --no-log-init --create-home --home-dir "${AIRFLOW_USER_HOME_DIR}" \
+    --shell /bin/bash airflow
+mkdir -p "${AIRFLOW_HOME}"/{dags,logs,plugins,config} /usr/local/share/airflow
+cp /build-info/constraints.txt /build-info/pin-airflow.txt /usr/local/share/airflow/
+chown -R "${AIRFLOW_UID}:0" "${AIRFLOW_HOME}" "${AIRFLOW_USER_HOME_DIR}"
+chmod -R g=u "${AIRFLOW_HOME}" "${AIRFLOW_USER_HOME_DIR}"
+# The entrypoint adds a passwd entry for an arbitrary uid, so tools that look the user up work.
+chmod g=u /etc/passwd
+EOF
+
+COPY --from=build --chown=${AIRFLOW_UID}:0 ${AIRFLOW_VENV} ${AIRFLOW_VENV}
+COPY --chmod=755 image/entrypoint.sh /entrypoint
+COPY --chmod=755 image/clean-logs.sh /clean-logs
+
+ENV AIRFLOW_HOME=${AIRFLOW_HOME} \
+    AIRFLOW_USER_HOME_DIR=${AIRFLOW_USER_HOME_DIR} \
+    AIRFLOW_UID=${AIRFLOW_UID} \
+    AIRFLOW_VERSION=${AIRFLOW_VERSION} \
+    VIRTUAL_ENV=${AIRFLOW_VENV} \
+    PATH=${AIRFLOW_VENV}/bin:${PATH} \
+    LANG=C.UTF-8 \
+    DUMB_INIT_SETSID=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_CONSTRAINT=/usr/local/share/airflow/pin-airflow.txt \
+    UV_CONSTRAINT=/usr/local/share/airflow/pin-airflow.txt
+
+WORKDIR ${AIRFLOW_HOME}
+USER ${AIRFLOW_UID}:0
+EXPOSE 8080
+
+ENTRYPOINT ["/usr/bin/dumb-init", "--", "/entrypoint"]
+CMD []
+
+# Labels last: their values change with every build and must not invalidate any layer above.
+ARG BUILD_DATE=""
+ARG VCS_REF=""
+ARG SOURCE_URL="https://github.com/apache/airflow-image"
+ARG BASE_IMAGE_DIGEST=""
+ARG BUILD_INPUTS_HASH=""
+ARG AIRFLOW_VARIANT="regular"
+# Same derivation as in the build stage, which already checked it against the base's python.
+ARG PYTHON_BASE_TAG=${PYTHON_BASE_IMAGE##*:}
+ARG AIRFLOW_PYTHON_VERSION=${PYTHON_BASE_TAG%%-*}
+LABEL org.opencontainers.image.title="Apache Airflow" \
+      org.opencontainers.image.description="Production image of Apache Airflow" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${AIRFLOW_VERSION}" \
+      org.opencontainers.image.created="${BUILD_DATE}" \
+      org.opencontainers.image.revision="${VCS_REF}" \
+      org.opencontainers.image.source="${SOURCE_URL}" \
+      org.opencontainers.image.base.name="${PYTHON_BASE_IMAGE}" \
+      org.opencontainers.image.base.digest="${BASE_IMAGE_DIGEST}" \
+      org.apache.airflow.version="${AIRFLOW_VERSION}" \
+      org.apache.airflow.python.version="${AIRFLOW_PYTHON_VERSION}" \
+      org.apache.airflow.uid="${AIRFLOW_UID}" \
+      org.apache.airflow.extras="${AIRFLOW_EXTRAS}${ADDITIONAL_AIRFLOW_EXTRAS:+,${ADDITIONAL_AIRFLOW_EXTRAS}}" \
+      org.apache.airflow.constraints="${AIRFLOW_CONSTRAINTS}" \
+      org.apache.airflow.variant="${AIRFLOW_VARIANT}" \
+      org.apache.airflow.image.inputs-hash="${BUILD_INPUTS_HASH}"

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Bring a bare Debian host to the point where the project's builds and tests run:
+# a Docker engine with BuildKit, buildx and compose, plus stand-in base images for the
+# Python flavours Debian ships. Idempotent: every step checks first and does nothing
+# where the engine or the images already exist (real `python:*` images win over stand-ins).
+#
+#   dev/setup-host.sh [engine] [base-images] [service-images] [registry-bin]
+#
+# With no argument it does `engine base-images`. Needs root and a Debian host (CI, dev boxes).
+set -euo pipefail
+
+log() { printf '[setup-host] %s\n' "$*" >&2; }
+die() { printf '[setup-host] error: %s\n' "$*" >&2; exit 1; }
+
+STATE_DIR=${SETUP_HOST_STATE_DIR:-/var/cache/airflow-image-setup}
+DOCKERD_LOG=${DOCKERD_LOG:-/var/log/airflow-image-dockerd.log}
+# Stand-ins live under a registry host name that Docker Hub can never serve, so a stand-in
+# is never mistaken for (or shadows) the official image of the same tag.
+STANDIN_PREFIX=${STANDIN_PREFIX:-localhost/standin}
+# flavour:suite pairs that Debian itself can give (no Debian suite ships 3.10 or 3.12).
+DEBIAN_FLAVOURS=${DEBIAN_FLAVOURS:-"3.11:bookworm 3.13:trixie 3.14:forky"}
+
+export DEBIAN_FRONTEND=noninteractive
+
+# The host's own Debian mirror, read from its apt configuration (never hard-coded).
+debian_mirror() {
+    local uri
+    uri=$(awk '/^URIs:/ {print $2}' /etc/apt/sources.list.d/*.sources 2>/dev/null \
+          | grep -E '/debian/?$' | head -n 1 || true)
+    if [[ -z $uri ]]; then
+        uri=$(awk '$1 == "deb" && $0 ~ /bookworm/ {for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' \
+              /etc/apt/sources.list 2>/dev/null | grep -E '/debian/?$' | head -n 1 || true)
+    fi
+    [[ -n $uri ]] || die "no Debian mirror found in /etc/apt/sources.list.d/*.sources or /etc/apt/sources.list"
+    printf '%s\n' "${uri%/}"
+}
+
+apt_updated=0
+apt_install() {
+    if (( ! apt_updated )); then apt-get update -qq; apt_updated=1; fi
+    apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+engine_is_new_enough() {
+    command -v dockerd >/dev/null || return 1
+    local major
+    major=$(dockerd --version | sed -E 's/^Docker version ([0-9]+)\..*/\1/')
+    [[ $major =~ ^[0-9]+$ ]] && (( major >= 26 )) || return 1
+    docker buildx version >/dev/null 2>&1 && docker compose version >/dev/null 2>&1
+}
+
+install_engine() {
+    log "installing the Docker engine from Debian packages"
+    # policy-rc.d keeps the packages' maintainer scripts from trying to start services.
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    apt_install docker.io debootstrap iptables
+    # trixie's engine (26.x) brings BuildKit with heredocs and secret mounts, buildx and compose v2;
+    # it installs cleanly on bookworm. A private apt state leaves the host's own sources untouched.
+    local mirror apt_dir
+    mirror=$(debian_mirror)
+    apt_dir="$STATE_DIR/apt-trixie"
+    mkdir -p "$apt_dir/lists/partial" "$apt_dir/debs"
+    printf 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] %s trixie main\n' "$mirror" \
+        >"$apt_dir/sources.list"
+    local -a private=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
+                      -o "Dir::State::Lists=$apt_dir/lists")
+    apt-get "${private[@]}" update -qq
+    (cd "$apt_dir/debs" && rm -f ./*.deb && apt-get "${private[@]}" download docker.io docker-buildx docker-compose >/dev/null)
+    # trixie's runc/tini need a newer libc than bookworm's, so only these three come from trixie.
+    dpkg -i --force-depends "$apt_dir"/debs/*.deb >/dev/null
+    rm -f /usr/sbin/policy-rc.d
+}
+
+start_engine() {
+    if docker info >/dev/null 2>&1; then return 0; fi
+    log "starting dockerd (log: $DOCKERD_LOG)"
+    setsid dockerd >"$DOCKERD_LOG" 2>&1 </dev/null &
+    local i
+    for i in $(seq 1 60); do
+        if docker info >/dev/null 2>&1; then log "engine ready: $(docker version -f '{{.Server.Version}}')"; return 0; fi
+        sleep 1
+    done
+    tail -n 20 "$DOCKERD_LOG" >&2 || true
+    die "dockerd did not answer within 60 s"
+}
+
+step_engine() {
+    if docker info >/dev/null 2>&1 && docker buildx version >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then
+        log "engine already running: $(docker version -f '{{.Server.Version}}')"
+        return 0
+    fi
+    engine_is_new_enough || install_engine
+    start_engine
+}
+
+image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
+
+# Debian rootfs → image. Cached per suite so each stand-in starts from the same root.
+debian_rootfs_image() {
+    local suite=$1 ref="$STANDIN_PREFIX/debian:$1-minbase"
+    if image_exists "$ref"; then printf '%s\n' "$ref"; return 0; fi
+    command -v debootstrap >/dev/null || apt_install debootstrap
+    local mirror dir script=""
+    mirror=$(debian_mirror)
+    dir=$(mktemp -d /tmp/rootfs-"$suite".XXXXXX)
+    # bookworm's debootstrap knows newer suites through its sid script.
+    [[ -e /usr/share/debootstrap/scripts/$suite ]] || script=/usr/share/debootstrap/scripts/sid
+    log "debootstrap $suite (minbase) from $mirror"
+    debootstrap --variant=minbase "$suite" "$dir" "$mirror" $script >"$STATE_DIR/debootstrap-$suite.log" 2>&1 \
+        || { tail -n 20 "$STATE_DIR/debootstrap-$suite.log" >&2; die "debootstrap $suite failed"; }
+    rm -rf "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/archives/*.deb
+    tar -C "$dir" -c . | docker import -c 'CMD ["bash"]' - "$ref" >/dev/null
+    rm -rf "$dir"
+    printf '%s\n' "$ref"
+}
+
+# A stand-in for the official python:X.Y-slim-SUITE image: Debian's own python3 with the
+# same entry points (/usr/local/bin/python, python3, pip) and pip allowed to install.
+make_python_standin() {
+    local py=$1 suite=$2 real="python:$1-slim-$2" ref="$STANDIN_PREFIX/python:$1-slim-$2"
+    if image_exists "$real"; then log "real base image $real present, no stand-in needed"; return 0; fi
+    if image_exists "$ref"; then log "stand-in $ref present"; return 0; fi
+    local root
+    root=$(debian_rootfs_image "$suite")
+    log "building stand-in $ref"
+    docker build --network host -q -t "$ref" --build-arg ROOTFS="$root" --build-arg PY="$py" \
+        -f "$(dirname "$0")/standin/python.Dockerfile" "$(dirname "$0")/standin" >/dev/null
+}
+
+step_base_images() {
+    local pair
+    for pair in $DEBIAN_FLAVOURS; do
+        make_python_standin "${pair%%:*}" "${pair##*:}"
+    done
+}
+
+main() {
+    [[ $(id -u) == 0 ]] || die "needs root (it installs Debian packages and starts dockerd)"
+    mkdir -p "$STATE_DIR"
+    local -a steps=("$@")
+    (( ${#steps[@]} )) || steps=(engine base-images)
+    local s
+    for s in "${steps[@]}"; do
+        case $s in
+            engine) step_engine ;;
+            base-images) step_engine; step_base_images ;;
+            *) die "unknown step '$s' (accepted: engine, base-images)" ;;
+        esac
+    done
+}
+
+main "$@"

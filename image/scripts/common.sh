@@ -1,0 +1,96 @@
+# Shell helpers for the Dockerfile's RUN steps (sourced, build time only; never in the final image).
+# Each failure prints one line that names the bad value and what would be accepted.
+
+fail() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
+
+# A CA bundle handed in as the BuildKit secret `cacert` (TLS-intercepting proxies): every client
+# the build uses is pointed at the mounted file, which is never copied into a layer.
+APT_OPTS=()
+use_ca_bundle_if_given() {
+    if [[ -s /run/secrets/cacert ]]; then
+        export SSL_CERT_FILE=/run/secrets/cacert PIP_CERT=/run/secrets/cacert REQUESTS_CA_BUNDLE=/run/secrets/cacert
+        APT_OPTS=(-o Acquire::https::CAInfo=/run/secrets/cacert)
+    fi
+}
+
+apt_get() { apt-get "${APT_OPTS[@]}" "$@"; }
+
+debian_suite() { . /etc/os-release && printf '%s\n' "${VERSION_CODENAME:-unknown}"; }
+
+apt_knows() { [[ -n $(apt-cache show --no-all-versions "$1" 2>/dev/null | head -n 1) ]]; }
+
+# Package names → the names this suite has. "a|b" picks the first one the suite knows; a plain name
+# the suite does not know stops the build here, before anything is installed.
+resolve_apt_names() {
+    local token alternative chosen
+    for token in "$@"; do
+        chosen=""
+        IFS='|' read -r -a alternatives <<<"$token"
+        for alternative in "${alternatives[@]}"; do
+            if apt_knows "$alternative"; then chosen=$alternative; break; fi
+        done
+        [[ -n $chosen ]] || fail "apt package '${token}' does not exist in Debian $(debian_suite) ($(. /etc/os-release; echo "$ID"))"
+        printf '%s\n' "$chosen"
+    done
+}
+
+# Copies the constraints chosen by AIRFLOW_CONSTRAINTS to $4 and prints that path (nothing for none).
+select_constraints() {
+    local mode=$1 version=$2 python=$3 out=$4 source=""
+    case $mode in
+        lock)
+            source=/context/constraints/${version}/constraints-${python}.txt
+            [[ -f $source ]] || fail "no committed lock for apache-airflow ${version} on Python ${python} (constraints/${version}/constraints-${python}.txt); use AIRFLOW_CONSTRAINTS=none, an https URL or a file in docker-context-files/"
+            cp "$source" "$out" ;;
+        none)
+            printf '# built without constraints (AIRFLOW_CONSTRAINTS=none)\n' >"$out"
+            return 0 ;;
+        http://* | https://*)
+            python - "$mode" "$out" <<'PY' || fail "cannot download constraints from AIRFLOW_CONSTRAINTS=${mode}"
+import shutil, sys, urllib.request
+with urllib.request.urlopen(sys.argv[1], timeout=120) as resp, open(sys.argv[2], "wb") as out:
+    shutil.copyfileobj(resp, out)
+PY
+            ;;
+        *)
+            source=/context/docker-context-files/${mode}
+            [[ $mode != */* && -f $source ]] || fail "AIRFLOW_CONSTRAINTS='${mode}' is neither lock, none, an http(s) URL nor a file name in docker-context-files/"
+            cp "$source" "$out" ;;
+    esac
+    printf '%s\n' "$out"
+}
+
+# Fails when an extra is not one that the installed apache-airflow declares.
+check_extras_exist() {
+    "$1" - "$2" <<'PY' || exit 1
+import sys
+from importlib.metadata import metadata
+meta = metadata("apache-airflow")
+known = set(meta.get_all("Provides-Extra") or [])
+wanted = [e.strip() for e in sys.argv[1].split(",") if e.strip()]
+unknown = [e for e in wanted if e not in known]
+if unknown:
+    sys.exit(f"ERROR: apache-airflow {meta['Version']} has no extra {', '.join(map(repr, unknown))} "
+             f"(it has {len(known)}: {', '.join(sorted(known)[:12])}, …)")
+PY
+}
+
+# Debian packages that own the shared libraries the environment's extensions link against.
+runtime_packages_for() {
+    local venv=$1
+    find "$venv" -type f \( -name '*.so' -o -name '*.so.*' \) -print0 \
+        | xargs -0 -r ldd 2>/dev/null \
+        | awk '$2 == "=>" && $3 ~ /^\// {print $3}' \
+        | sort -u \
+        | while read -r lib; do
+            case $lib in "$venv"/*) continue ;; esac
+            real=$(readlink -f "$lib")
+            # merged-/usr: dpkg may have registered the file under /lib or /usr/lib.
+            for candidate in "$real" "$lib" "/usr${real}" "${real#/usr}"; do
+                owner=$(dpkg -S "$candidate" 2>/dev/null | head -n 1 | cut -d: -f1) && [[ -n $owner ]] && break
+            done
+            [[ -n ${owner:-} ]] && printf '%s\n' "$owner"
+            owner=""
+        done \
+        | sort -u
+}

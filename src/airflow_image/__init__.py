@@ -1,0 +1,1 @@
+"""Build, test and release production images of Apache Airflow."""

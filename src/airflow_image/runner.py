@@ -1,0 +1,84 @@
+"""The one place that executes commands.
+
+Everything else builds command lines as plain `list[str]` and hands them here, so a dry run
+prints exactly what would run, and unit tests swap in a recording fake.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from .errors import CommandFailed
+
+
+@dataclass(frozen=True)
+class Result:
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str = ""
+    stderr: str = ""
+
+
+class CommandRunner(Protocol):
+    dry_run: bool
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        capture: bool = False,
+        check: bool = True,
+        input: str | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        quiet: bool = False,
+    ) -> Result: ...
+
+
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class SubprocessRunner:
+    """Runs commands for real; output streams to the terminal unless captured."""
+
+    dry_run: bool = False
+    echo: Callable[[str], None] = field(default=_stderr)
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        capture: bool = False,
+        check: bool = True,
+        input: str | None = None,
+        env: Mapping[str, str] | None = None,
+        cwd: Path | None = None,
+        quiet: bool = False,
+    ) -> Result:
+        argv = [str(a) for a in argv]
+        if not quiet or self.dry_run:
+            self.echo(("(dry run) $ " if self.dry_run else "$ ") + shlex.join(argv))
+        if self.dry_run:
+            return Result(tuple(argv), 0)
+        full_env = {**os.environ, **env} if env else None
+        try:
+            proc = subprocess.run(
+                argv, input=input, env=full_env, cwd=cwd, text=True,
+                capture_output=capture, check=False,
+            )
+        except FileNotFoundError:
+            raise CommandFailed(argv, 127, detail=f"{argv[0]} is not installed or not on PATH") from None
+        result = Result(tuple(argv), proc.returncode, proc.stdout or "", proc.stderr or "")
+        if check and proc.returncode != 0:
+            last = (proc.stderr or "").strip().splitlines()[-1:] if capture else []
+            raise CommandFailed(argv, proc.returncode, detail=last[0] if last else "")
+        return result
