@@ -95,7 +95,7 @@ uv_install() {
 uv_install --quiet --no-deps "apache-airflow==${AIRFLOW_VERSION}"
 check_extras_exist "${AIRFLOW_VENV}/bin/python" "${extras}"
 # shellcheck disable=SC2086
-uv_install "apache-airflow[${extras}]==${AIRFLOW_VERSION}" pip ${ADDITIONAL_PYTHON_DEPS}
+uv_install "apache-airflow${extras:+[${extras}]}==${AIRFLOW_VERSION}" pip ${ADDITIONAL_PYTHON_DEPS}
 printf 'apache-airflow==%s\n' "${AIRFLOW_VERSION}" >/build-info/pin-airflow.txt
 # The shared libraries the installed extensions link against, as Debian package names: the
 # runtime stage installs exactly these, whatever the suite or architecture.

@@ -4,9 +4,9 @@
 # Python flavours Debian ships. Idempotent: every step checks first and does nothing
 # where the engine or the images already exist (real `python:*` images win over stand-ins).
 #
-#   dev/setup-host.sh [engine] [base-images] [service-images] [registry-bin]
+#   dev/setup-host.sh [tools] [engine] [base-images] [registry]
 #
-# With no argument it does `engine base-images`. Needs root and a Debian host (CI, dev boxes).
+# With no argument it does all four. Needs root and a Debian host (CI, dev boxes).
 set -euo pipefail
 
 log() { printf '[setup-host] %s\n' "$*" >&2; }
@@ -109,6 +109,9 @@ debian_rootfs_image() {
     debootstrap --variant=minbase "$suite" "$dir" "$mirror" $script >"$STATE_DIR/debootstrap-$suite.log" 2>&1 \
         || { tail -n 20 "$STATE_DIR/debootstrap-$suite.log" >&2; die "debootstrap $suite failed"; }
     rm -rf "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/archives/*.deb
+    # A mirror that serves a frozen snapshot has testing-suite Release files past their Valid-Until
+    # date; the stand-ins (CI only, never released) must still install from it.
+    printf 'Acquire::Check-Valid-Until "false";\n' >"$dir/etc/apt/apt.conf.d/99snapshot-mirror"
     tar -C "$dir" -c . | docker import -c 'CMD ["bash"]' - "$ref" >/dev/null
     rm -rf "$dir"
     printf '%s\n' "$ref"
@@ -127,6 +130,27 @@ make_python_standin() {
         -f "$(dirname "$0")/standin/python.Dockerfile" "$(dirname "$0")/standin" >/dev/null
 }
 
+# nox, uv and invoke for the host's python3: the entry points of everything else.
+step_tools() {
+    if command -v nox >/dev/null && command -v uv >/dev/null && command -v invoke >/dev/null; then
+        log "tools present: nox $(nox --version 2>&1), $(uv --version)"
+        return 0
+    fi
+    log "installing nox, uv and invoke for $(python3 --version)"
+    python3 -m pip install --quiet --disable-pip-version-check 'nox>=2025.2.9' 'uv>=0.9' 'invoke>=2.2'
+    command -v pyenv >/dev/null && pyenv rehash || true
+    command -v nox >/dev/null || die "nox installed but not on PATH (pip's script directory is not on PATH)"
+}
+
+# A real OCI registry (Distribution) for push/pull tests; tests start their own instances.
+step_registry() {
+    if command -v docker-registry >/dev/null; then return 0; fi
+    log "installing docker-registry (Distribution) for the registry tests"
+    apt_install docker-registry
+    # the package's service would listen on every interface; tests start their own on 127.0.0.1
+    pkill -x docker-registry 2>/dev/null || true
+}
+
 step_base_images() {
     local pair
     for pair in $DEBIAN_FLAVOURS; do
@@ -138,13 +162,15 @@ main() {
     [[ $(id -u) == 0 ]] || die "needs root (it installs Debian packages and starts dockerd)"
     mkdir -p "$STATE_DIR"
     local -a steps=("$@")
-    (( ${#steps[@]} )) || steps=(engine base-images)
+    (( ${#steps[@]} )) || steps=(tools engine base-images registry)
     local s
     for s in "${steps[@]}"; do
         case $s in
+            tools) step_tools ;;
             engine) step_engine ;;
-            base-images) step_engine; step_base_images ;;
-            *) die "unknown step '$s' (accepted: engine, base-images)" ;;
+            base-images) docker info >/dev/null 2>&1 || step_engine; step_base_images ;;
+            registry) step_registry ;;
+            *) die "unknown step '$s' (accepted: tools, engine, base-images, registry)" ;;
         esac
     done
 }

@@ -59,13 +59,25 @@ def flavours_from_metadata(requires_python: str | None, classifiers: Iterable[st
         parts = tail.split(".")
         if len(parts) == 2 and all(p.isdigit() for p in parts):
             listed.add(tail)
-    try:
-        spec = SpecifierSet(requires_python or "")
-    except InvalidSpecifier:
-        spec = SpecifierSet()
+    spec = _minor_level_specifier(requires_python)
     # A flavour is allowed when some patch release of it satisfies the specifier (">=3.6.1" keeps 3.6).
     allowed = {p for p in listed if any(spec.contains(f"{p}.{patch}", prereleases=True) for patch in range(40))}
     return tuple(sorted(allowed, key=_python_key))
+
+
+def _minor_level_specifier(requires_python: str | None) -> SpecifierSet:
+    """Requires-Python read the way its authors mean it: `!=3.15` excludes every 3.15.x
+    (PEP 440 alone would exclude only 3.15.0)."""
+    clauses = []
+    for clause in (requires_python or "").split(","):
+        clause = clause.strip()
+        if clause.startswith("!=") and "*" not in clause and clause[2:].strip().count(".") == 1:
+            clause += ".*"
+        clauses.append(clause)
+    try:
+        return SpecifierSet(",".join(c for c in clauses if c))
+    except InvalidSpecifier:
+        return SpecifierSet()
 
 
 def choose_default_python(pythons: tuple[str, ...], preferred: str) -> str:

@@ -28,6 +28,7 @@ class Result:
 
 class CommandRunner(Protocol):
     dry_run: bool
+    echo: Callable[[str], None]
 
     def run(
         self,
@@ -39,6 +40,7 @@ class CommandRunner(Protocol):
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
         quiet: bool = False,
+        read_only: bool = False,
     ) -> Result: ...
 
 
@@ -63,11 +65,14 @@ class SubprocessRunner:
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
         quiet: bool = False,
+        read_only: bool = False,
     ) -> Result:
+        """Runs argv; `read_only` commands (inspect, list) run even in a dry run, since a plan needs them."""
         argv = [str(a) for a in argv]
-        if not quiet or self.dry_run:
-            self.echo(("(dry run) $ " if self.dry_run else "$ ") + shlex.join(argv))
-        if self.dry_run:
+        skip = self.dry_run and not read_only
+        if not quiet or skip:
+            self.echo(("(dry run) $ " if skip else "$ ") + shlex.join(argv))
+        if skip:
             return Result(tuple(argv), 0)
         full_env = {**os.environ, **env} if env else None
         try:

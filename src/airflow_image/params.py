@@ -1,0 +1,130 @@
+"""Build parameters → the exact `docker buildx build` command line. Pure: no I/O here.
+
+One frozen `BuildRequest` describes an image; `build_args` and `buildx_command` turn it into data
+that the runner executes (and that unit tests compare against tables).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InvalidBuildOption
+
+VARIANTS = ("regular", "slim")
+_EXTRA = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_PLATFORM = re.compile(r"^linux/(amd64|arm64)$")
+# The proxy CA and private-index credentials reach the build only as these BuildKit secrets.
+CA_SECRET_ID = "cacert"
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    airflow_version: str
+    python: str
+    base_image: str
+    tags: tuple[str, ...]
+    extras: tuple[str, ...]
+    variant: str = "regular"
+    additional_extras: tuple[str, ...] = ()
+    additional_python_deps: tuple[str, ...] = ()
+    additional_dev_apt_deps: tuple[str, ...] = ()
+    additional_runtime_apt_deps: tuple[str, ...] = ()
+    constraints: str = "lock"
+    base_image_digest: str = ""
+    build_date: str = ""
+    vcs_ref: str = ""
+    source_url: str = ""
+    platforms: tuple[str, ...] = ()
+    network: str | None = None
+    ca_bundle: Path | None = None
+    secret_files: tuple[tuple[str, Path], ...] = ()
+    airflow_uid: int | None = None
+    airflow_home: str | None = None
+    inputs_hash: str = ""
+    no_cache: bool = False
+    output: str = "load"  # load | push | none
+
+    def __post_init__(self) -> None:
+        if self.variant not in VARIANTS:
+            raise InvalidBuildOption(f"variant {self.variant!r} is not one of: {', '.join(VARIANTS)}")
+        for extra in (*self.extras, *self.additional_extras):
+            if not _EXTRA.match(extra):
+                raise InvalidBuildOption(f"extra {extra!r} is not a valid extra name (lowercase letters, digits, - . _)")
+        for platform in self.platforms:
+            if not _PLATFORM.match(platform):
+                raise InvalidBuildOption(f"platform {platform!r} is not one of: linux/amd64, linux/arm64")
+        if self.output not in ("load", "push", "none"):
+            raise InvalidBuildOption(f"output {self.output!r} is not one of: load, push, none")
+        if not self.tags and self.output != "none":
+            raise InvalidBuildOption("an image that is loaded or pushed needs at least one tag")
+        if self.airflow_uid is not None and not 0 < self.airflow_uid < 2**31:
+            raise InvalidBuildOption(f"AIRFLOW_UID {self.airflow_uid} is not a uid between 1 and 2147483647")
+
+
+def build_args(request: BuildRequest) -> list[tuple[str, str]]:
+    """The Dockerfile ARGs this request sets, in a stable order."""
+    args: list[tuple[str, str]] = [
+        ("PYTHON_BASE_IMAGE", request.base_image),
+        ("AIRFLOW_PYTHON_VERSION", request.python),
+        ("AIRFLOW_VERSION", request.airflow_version),
+        ("AIRFLOW_EXTRAS", ",".join(request.extras)),
+        ("AIRFLOW_VARIANT", request.variant),
+        ("AIRFLOW_CONSTRAINTS", request.constraints),
+    ]
+    optional = [
+        ("ADDITIONAL_AIRFLOW_EXTRAS", ",".join(request.additional_extras)),
+        ("ADDITIONAL_PYTHON_DEPS", " ".join(request.additional_python_deps)),
+        ("ADDITIONAL_DEV_APT_DEPS", " ".join(request.additional_dev_apt_deps)),
+        ("ADDITIONAL_RUNTIME_APT_DEPS", " ".join(request.additional_runtime_apt_deps)),
+        ("AIRFLOW_UID", "" if request.airflow_uid is None else str(request.airflow_uid)),
+        ("AIRFLOW_HOME", request.airflow_home or ""),
+        ("BASE_IMAGE_DIGEST", request.base_image_digest),
+        ("BUILD_DATE", request.build_date),
+        ("VCS_REF", request.vcs_ref),
+        ("SOURCE_URL", request.source_url),
+        ("BUILD_INPUTS_HASH", request.inputs_hash),
+    ]
+    return args + [(k, v) for k, v in optional if v]
+
+
+def buildx_command(request: BuildRequest, *, context: Path, dockerfile: Path | None = None) -> list[str]:
+    argv = ["docker", "buildx", "build", "--progress=plain"]
+    if dockerfile is not None:
+        argv += ["--file", str(dockerfile)]
+    if request.network:
+        argv += ["--network", request.network]
+    if request.platforms:
+        argv += ["--platform", ",".join(request.platforms)]
+    for name, value in build_args(request):
+        argv += ["--build-arg", f"{name}={value}"]
+    if request.ca_bundle is not None:
+        argv += ["--secret", f"id={CA_SECRET_ID},src={request.ca_bundle}"]
+    for secret_id, path in request.secret_files:
+        argv += ["--secret", f"id={secret_id},src={path}"]
+    if request.no_cache:
+        argv.append("--no-cache")
+    for tag in request.tags:
+        argv += ["--tag", tag]
+    if request.output == "load":
+        argv.append("--load")
+    elif request.output == "push":
+        argv.append("--push")
+    argv.append(str(context))
+    return argv
+
+
+def inputs_hash(*, build_arg_pairs: list[tuple[str, str]], files: list[tuple[str, bytes]]) -> str:
+    """Hash of everything that decides an image's content, except what changes every build.
+
+    Rebuilds are not bit-identical (timestamps), so releases compare this instead of digests.
+    """
+    volatile = {"BUILD_DATE", "VCS_REF", "BUILD_INPUTS_HASH"}
+    digest = hashlib.sha256()
+    for name, value in sorted(p for p in build_arg_pairs if p[0] not in volatile):
+        digest.update(f"arg {name}={value}\n".encode())
+    for name, content in sorted(files):
+        digest.update(f"file {name} {hashlib.sha256(content).hexdigest()}\n".encode())
+    return "sha256:" + digest.hexdigest()
