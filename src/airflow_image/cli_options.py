@@ -33,8 +33,12 @@ class _Parser(argparse.ArgumentParser):
 def build_parser(prog: str) -> argparse.ArgumentParser:
     p = _Parser(prog=prog, add_help=False)
     p.add_argument("--variant", default="regular", choices=("regular", "slim"))
-    p.add_argument("--extras", type=_csv, default=None,
-                   help="comma-separated Airflow extras instead of the production set ('' for none)")
+    p.add_argument(
+        "--extras",
+        type=_csv,
+        default=None,
+        help="comma-separated Airflow extras instead of the production set ('' for none)",
+    )
     p.add_argument("--additional-extras", type=_csv, default=())
     p.add_argument("--additional-python-deps", type=_words, default=())
     p.add_argument("--additional-dev-apt-deps", type=_words, default=())

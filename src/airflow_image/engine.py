@@ -64,8 +64,9 @@ class SourceInfo:
 
 
 def source_info(runner: CommandRunner, root) -> SourceInfo:
-    result = runner.run(["git", "-C", str(root), "log", "-1", "--format=%H %cI"], capture=True, check=False,
-                        quiet=True, read_only=True)
+    result = runner.run(
+        ["git", "-C", str(root), "log", "-1", "--format=%H %cI"], capture=True, check=False, quiet=True, read_only=True
+    )
     if result.returncode != 0 or not result.stdout.strip():
         return SourceInfo(revision="", commit_time="")
     revision, commit_time = result.stdout.split()

@@ -25,8 +25,7 @@ class UnknownVersion(AirflowImageError):
 class UnsupportedPython(AirflowImageError):
     def __init__(self, python: str, *, airflow_version: str, supported: tuple[str, ...]) -> None:
         super().__init__(
-            f"apache-airflow {airflow_version} does not support Python {python!r}; "
-            f"supported: {', '.join(supported)}"
+            f"apache-airflow {airflow_version} does not support Python {python!r}; supported: {', '.join(supported)}"
         )
         self.python = python
 

@@ -17,7 +17,10 @@ def _pip_config_index() -> str | None:
     try:
         out = subprocess.run(
             [sys.executable, "-m", "pip", "config", "get", "global.index-url"],
-            capture_output=True, text=True, timeout=30, check=False,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -27,7 +30,7 @@ def _pip_config_index() -> str | None:
 
 def _pip_default_index() -> str:
     # pip's own default, asked of pip rather than written here.
-    from pip._internal.models.index import PyPI  # noqa: PLC0415
+    from pip._internal.models.index import PyPI
 
     return PyPI.simple_url
 

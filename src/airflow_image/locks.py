@@ -30,12 +30,19 @@ def lock_requirements(airflow_version: str, extras: tuple[str, ...]) -> str:
 
 def lock_compile_command(uv: str, output: Path, python: str, platform: str) -> list[str]:
     return [
-        uv, "pip", "compile", "-",
-        "--python-version", python,
-        "--python-platform", platform,
-        "--no-header", "--no-annotate",
+        uv,
+        "pip",
+        "compile",
+        "-",
+        "--python-version",
+        python,
+        "--python-platform",
+        platform,
+        "--no-header",
+        "--no-annotate",
         "--quiet",
-        "--output-file", str(output),
+        "--output-file",
+        str(output),
     ]
 
 

@@ -55,7 +55,7 @@ def flavours_from_metadata(requires_python: str | None, classifiers: Iterable[st
     for classifier in classifiers:
         if not classifier.startswith(_CLASSIFIER_PREFIX):
             continue
-        tail = classifier[len(_CLASSIFIER_PREFIX):].strip()
+        tail = classifier[len(_CLASSIFIER_PREFIX) :].strip()
         parts = tail.split(".")
         if len(parts) == 2 and all(p.isdigit() for p in parts):
             listed.add(tail)
@@ -133,13 +133,16 @@ class VersionMatrix:
     def to_json(self) -> str:
         """One release per line, oldest first, so a refresh shows up as a readable diff."""
         lines = [
-            f"  {json.dumps(r.version)}: " + json.dumps({
-                "pythons": list(r.pythons),
-                "default_python": r.default_python,
-                "requires_python": r.requires_python,
-                "yanked": r.yanked,
-                "upload_time": r.upload_time,
-            })
+            f"  {json.dumps(r.version)}: "
+            + json.dumps(
+                {
+                    "pythons": list(r.pythons),
+                    "default_python": r.default_python,
+                    "requires_python": r.requires_python,
+                    "yanked": r.yanked,
+                    "upload_time": r.upload_time,
+                }
+            )
             for r in self.sorted_releases()
         ]
         return (

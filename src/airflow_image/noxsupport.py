@@ -50,7 +50,7 @@ def unsupported_session_request(argv: Sequence[str], release: AirflowRelease) ->
     args = list(argv)
     for i, arg in enumerate(args):
         if arg in ("-s", "--session", "--sessions", "-e") and i + 1 < len(args):
-            names.extend(args[i + 1:])
+            names.extend(args[i + 1 :])
         elif arg.startswith(("--session=", "--sessions=")):
             names.append(arg.split("=", 1)[1])
     pattern = re.compile(rf"^(?:{'|'.join(PER_FLAVOUR_SESSIONS)})-(\d+\.\d+)$")
@@ -87,12 +87,24 @@ def _install_test_deps(session: Any) -> None:
     session.install("-e", ".", *IMAGE_TEST_DEPS)
 
 
-def _run_image_tests(session: Any, project: NoxProject, *, ref: str, python: str, extras: Sequence[str],
-                     variant: str, ca_bundle: Path | None, pytest_args: Sequence[str]) -> None:
+def _run_image_tests(
+    session: Any,
+    project: NoxProject,
+    *,
+    ref: str,
+    python: str,
+    extras: Sequence[str],
+    variant: str,
+    ca_bundle: Path | None,
+    pytest_args: Sequence[str],
+) -> None:
     if inspect_image(_runner(session), ref) is None:
         session.error(f"image {ref} does not exist; build it first with `nox -s build_prod-{python}`")
     session.run(
-        "pytest", "tests/image", "-p", "no:cacheprovider",
+        "pytest",
+        "tests/image",
+        "-p",
+        "no:cacheprovider",
         f"--image={ref}",
         f"--airflow-version={project.release.version}",
         f"--python-flavour={python}",
@@ -108,12 +120,22 @@ def test_prod(session: Any, project: NoxProject, python: str) -> None:
         options, image, rest = parse_build_options(session.posargs, python=python, environ=os.environ)
     except AirflowImageError as exc:
         session.error(str(exc))
-    extras = () if options.variant == "slim" else (
-        project.settings.default_extras if options.extras is None else options.extras)
+    extras = (
+        ()
+        if options.variant == "slim"
+        else (project.settings.default_extras if options.extras is None else options.extras)
+    )
     _install_test_deps(session)
-    _run_image_tests(session, project, ref=image or _default_ref(project, options), python=python,
-                     extras=(*extras, *options.additional_extras), variant=options.variant,
-                     ca_bundle=options.ca_bundle, pytest_args=rest)
+    _run_image_tests(
+        session,
+        project,
+        ref=image or _default_ref(project, options),
+        python=python,
+        extras=(*extras, *options.additional_extras),
+        variant=options.variant,
+        ca_bundle=options.ca_bundle,
+        pytest_args=rest,
+    )
 
 
 def ci_images(session: Any, project: NoxProject) -> None:
@@ -127,5 +149,13 @@ def ci_images(session: Any, project: NoxProject) -> None:
             build_image(project.settings, project.matrix, options, _runner(session))
         except AirflowImageError as exc:
             session.error(str(exc))
-        _run_image_tests(session, project, ref=ref, python=image.python, extras=image.extras, variant="regular",
-                         ca_bundle=options.ca_bundle, pytest_args=list(session.posargs))
+        _run_image_tests(
+            session,
+            project,
+            ref=ref,
+            python=image.python,
+            extras=image.extras,
+            variant="regular",
+            ca_bundle=options.ca_bundle,
+            pytest_args=list(session.posargs),
+        )

@@ -52,7 +52,9 @@ class BuildRequest:
             raise InvalidBuildOption(f"variant {self.variant!r} is not one of: {', '.join(VARIANTS)}")
         for extra in (*self.extras, *self.additional_extras):
             if not _EXTRA.match(extra):
-                raise InvalidBuildOption(f"extra {extra!r} is not a valid extra name (lowercase letters, digits, - . _)")
+                raise InvalidBuildOption(
+                    f"extra {extra!r} is not a valid extra name (lowercase letters, digits, - . _)"
+                )
         for platform in self.platforms:
             if not _PLATFORM.match(platform):
                 raise InvalidBuildOption(f"platform {platform!r} is not one of: linux/amd64, linux/arm64")

@@ -17,7 +17,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import requests
-from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, parse_sdist_filename, parse_wheel_filename
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
 
 from .errors import MetadataError
 from .matrix import (
@@ -58,11 +63,17 @@ def index_files(simple: dict) -> list[IndexFile]:
         except (InvalidWheelFilename, InvalidSdistFilename):
             continue
         core = entry.get("core-metadata", entry.get("data-dist-info-metadata"))
-        files.append(IndexFile(
-            filename=name, url=entry["url"], version=str(version), is_wheel=is_wheel,
-            requires_python=entry.get("requires-python"), yanked=bool(entry.get("yanked")),
-            has_core_metadata=bool(core),
-        ))
+        files.append(
+            IndexFile(
+                filename=name,
+                url=entry["url"],
+                version=str(version),
+                is_wheel=is_wheel,
+                requires_python=entry.get("requires-python"),
+                yanked=bool(entry.get("yanked")),
+                has_core_metadata=bool(core),
+            )
+        )
     return files
 
 
@@ -86,8 +97,13 @@ def matrix_from_index(
     reused = {v: known.releases[v] for v in by_version if known is not None and v in known.releases}
     to_read = [v for v in by_version if v not in reused]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        texts = dict(zip(to_read, pool.map(
-            lambda v: _first_metadata(metadata_candidates(by_version[v]), read_metadata), to_read), strict=True))
+        texts = dict(
+            zip(
+                to_read,
+                pool.map(lambda v: _first_metadata(metadata_candidates(by_version[v]), read_metadata), to_read),
+                strict=True,
+            )
+        )
     upload_times = {e["filename"]: (e.get("upload-time") or "")[:10] for e in simple.get("files", [])}
     releases = dict(reused)
     for version, text in texts.items():
@@ -159,7 +175,7 @@ class HttpRangeFile(io.RawIOBase):
         if self._pos >= self._size:
             return 0
         index, offset = divmod(self._pos, self._block)
-        data = self._fetch_block(index)[offset: offset + len(buffer)]
+        data = self._fetch_block(index)[offset : offset + len(buffer)]
         buffer[: len(data)] = data
         self._pos += len(data)
         return len(data)

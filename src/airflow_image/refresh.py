@@ -37,15 +37,18 @@ def uv_binary() -> str:
     return found
 
 
-def update_lock(settings: ProjectSettings, matrix: VersionMatrix, runner: CommandRunner, *,
-                airflow_version: str, python: str) -> Path:
+def update_lock(
+    settings: ProjectSettings, matrix: VersionMatrix, runner: CommandRunner, *, airflow_version: str, python: str
+) -> Path:
     """Resolves and writes one lock; the old lock stays in place if resolution fails."""
     release = matrix.check_python(airflow_version, python)
     target = lock_path(settings.constraints_dir, release.version, python)
     with tempfile.TemporaryDirectory() as tmp:
         resolved = Path(tmp) / "lock.txt"
-        runner.run(lock_compile_command(uv_binary(), resolved, python, settings.lock_platform),
-                   input=lock_requirements(release.version, settings.default_extras))
+        runner.run(
+            lock_compile_command(uv_binary(), resolved, python, settings.lock_platform),
+            input=lock_requirements(release.version, settings.default_extras),
+        )
         if runner.dry_run:
             return target
         body = resolved.read_text()

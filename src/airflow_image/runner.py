@@ -77,8 +77,13 @@ class SubprocessRunner:
         full_env = {**os.environ, **env} if env else None
         try:
             proc = subprocess.run(
-                argv, input=input, env=full_env, cwd=cwd, text=True,
-                capture_output=capture, check=False,
+                argv,
+                input=input,
+                env=full_env,
+                cwd=cwd,
+                text=True,
+                capture_output=capture,
+                check=False,
             )
         except FileNotFoundError:
             raise CommandFailed(argv, 127, detail=f"{argv[0]} is not installed or not on PATH") from None

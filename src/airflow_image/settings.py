@@ -71,7 +71,7 @@ def _ci_image(entry: dict, default_extras: tuple[str, ...], path: Path) -> CiIma
     if extras == DEFAULT_EXTRAS_KEYWORD:
         return CiImage(python=str(entry["python"]), extras=default_extras, uses_default_extras=True)
     if not isinstance(extras, list):
-        raise ConfigError(f"{path}: ci-images extras must be a list or \"default\", got {extras!r}")
+        raise ConfigError(f'{path}: ci-images extras must be a list or "default", got {extras!r}')
     return CiImage(python=str(entry["python"]), extras=tuple(extras), uses_default_extras=False)
 
 

@@ -40,7 +40,9 @@ def _parse(version: str) -> Version:
     try:
         return Version(version)
     except InvalidVersion:
-        raise InvalidBuildOption(f"{version!r} is not a valid Airflow version (PEP 440, e.g. 3.3.2 or 3.4.0rc1)") from None
+        raise InvalidBuildOption(
+            f"{version!r} is not a valid Airflow version (PEP 440, e.g. 3.3.2 or 3.4.0rc1)"
+        ) from None
 
 
 def _pair(name: str, python: str, is_default: bool) -> list[str]:

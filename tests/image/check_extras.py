@@ -19,8 +19,13 @@ optional = []
 def top_level_modules(dist):
     names = (dist.read_text("top_level.txt") or "").split()
     if not names:
-        names = sorted({f.parts[0] for f in dist.files or () if f.suffix == ".py" and len(f.parts) > 1
-                        and not f.parts[0].endswith((".dist-info", ".data"))})
+        names = sorted(
+            {
+                f.parts[0]
+                for f in dist.files or ()
+                if f.suffix == ".py" and len(f.parts) > 1 and not f.parts[0].endswith((".dist-info", ".data"))
+            }
+        )
     return [n for n in names if n.isidentifier() and not n.startswith("_")]
 
 
@@ -49,7 +54,7 @@ def check_requirement(req, seen):
         failures.append(f"{req.name} {dist.version} does not satisfy {req.specifier}")
     checked.append(req.name)
     if req.name.startswith("apache-airflow-providers-"):
-        module = "airflow.providers." + req.name[len("apache-airflow-providers-"):].replace("-", ".")
+        module = "airflow.providers." + req.name[len("apache-airflow-providers-") :].replace("-", ".")
         import_or_record(module, req.name)
         # Providers describe their hooks through this entry point (what Airflow's ProvidersManager reads).
         entry = next((ep for ep in dist.entry_points if ep.group == "apache_airflow_provider"), None)

@@ -65,11 +65,21 @@ def image(client: docker.DockerClient, expected: Expected):
 def run(client: docker.DockerClient, expected: Expected):
     """Runs a command in a fresh container of the image; returns exit code and combined output."""
 
-    def _run(*command: str, user: str | None = None, entrypoint: list[str] | None = None,
-             environment: dict | None = None, timeout: int = 300) -> RunResult:
+    def _run(
+        *command: str,
+        user: str | None = None,
+        entrypoint: list[str] | None = None,
+        environment: dict | None = None,
+        timeout: int = 300,
+    ) -> RunResult:
         container = client.containers.run(
-            expected.image, list(command) if command else None, user=user, entrypoint=entrypoint,
-            environment=environment, detach=True, network_mode="none",
+            expected.image,
+            list(command) if command else None,
+            user=user,
+            entrypoint=entrypoint,
+            environment=environment,
+            detach=True,
+            network_mode="none",
         )
         try:
             status = container.wait(timeout=timeout)

@@ -10,8 +10,9 @@ SOURCE = SourceInfo(revision="c" * 40, commit_time="2026-11-25T00:00:00+00:00")
 
 
 def local(ref, *, digests=(), image_id="sha256:" + "1" * 64):
-    return LocalImage(ref=ref, id=image_id, repo_digests=tuple(digests), labels={}, size=0, layers=0,
-                      architecture="amd64")
+    return LocalImage(
+        ref=ref, id=image_id, repo_digests=tuple(digests), labels={}, size=0, layers=0, architecture="amd64"
+    )
 
 
 def lookup_of(*present):
@@ -19,32 +20,50 @@ def lookup_of(*present):
     return lambda ref: images.get(ref)
 
 
-@pytest.mark.parametrize(("present", "explicit", "chosen"), [
-    ((), None, "python:3.11-slim-bookworm"),
-    (("python:3.11-slim-bookworm", "localhost/standin/python:3.11-slim-bookworm"), None, "python:3.11-slim-bookworm"),
-    (("localhost/standin/python:3.11-slim-bookworm",), None, "localhost/standin/python:3.11-slim-bookworm"),
-    (("localhost/standin/python:3.11-slim-trixie",), None, "localhost/standin/python:3.11-slim-trixie"),
-    (("python:3.11-slim-bookworm",), "my/base:1", "my/base:1"),
-])
+@pytest.mark.parametrize(
+    ("present", "explicit", "chosen"),
+    [
+        ((), None, "python:3.11-slim-bookworm"),
+        (
+            ("python:3.11-slim-bookworm", "localhost/standin/python:3.11-slim-bookworm"),
+            None,
+            "python:3.11-slim-bookworm",
+        ),
+        (("localhost/standin/python:3.11-slim-bookworm",), None, "localhost/standin/python:3.11-slim-bookworm"),
+        (("localhost/standin/python:3.11-slim-trixie",), None, "localhost/standin/python:3.11-slim-trixie"),
+        (("python:3.11-slim-bookworm",), "my/base:1", "my/base:1"),
+    ],
+)
 def test_base_image_choice(settings, present, explicit, chosen):
     ref, _ = choose_base_image(settings, "3.11", explicit=explicit, lookup=lookup_of(*(local(p) for p in present)))
     assert ref == chosen
 
 
-@pytest.mark.parametrize(("ref", "digests", "expected"), [
-    ("python:3.12-slim", ("python@sha256:" + "a" * 64,), "sha256:" + "a" * 64),
-    ("127.0.0.1:5000/py/python:3.12", ("other@sha256:" + "b" * 64, "127.0.0.1:5000/py/python@sha256:" + "c" * 64),
-     "sha256:" + "c" * 64),
-    ("localhost/standin/python:3.11-slim-bookworm", (), "sha256:" + "1" * 64),
-])
+@pytest.mark.parametrize(
+    ("ref", "digests", "expected"),
+    [
+        ("python:3.12-slim", ("python@sha256:" + "a" * 64,), "sha256:" + "a" * 64),
+        (
+            "127.0.0.1:5000/py/python:3.12",
+            ("other@sha256:" + "b" * 64, "127.0.0.1:5000/py/python@sha256:" + "c" * 64),
+            "sha256:" + "c" * 64,
+        ),
+        ("localhost/standin/python:3.11-slim-bookworm", (), "sha256:" + "1" * 64),
+    ],
+)
 def test_base_digest(ref, digests, expected):
     assert base_digest(local(ref, digests=digests)) == expected
 
 
-@pytest.mark.parametrize(("ref", "repository"), [
-    ("python:3.12", "python"), ("127.0.0.1:5000/a/b:t", "127.0.0.1:5000/a/b"), ("a/b@sha256:00", "a/b"),
-    ("localhost:5000/x", "localhost:5000/x"),
-])
+@pytest.mark.parametrize(
+    ("ref", "repository"),
+    [
+        ("python:3.12", "python"),
+        ("127.0.0.1:5000/a/b:t", "127.0.0.1:5000/a/b"),
+        ("a/b@sha256:00", "a/b"),
+        ("localhost:5000/x", "localhost:5000/x"),
+    ],
+)
 def test_repository_of(ref, repository):
     assert repository_of(ref) == repository
 
@@ -68,31 +87,56 @@ def test_plan_default_python_comes_from_the_matrix(settings, matrix):
 
 
 def test_plan_slim(settings, matrix):
-    request = plan_build(settings, matrix, BuildOptions(python="3.12", variant="slim"), lookup=lookup_of(), source=SOURCE)
+    request = plan_build(
+        settings, matrix, BuildOptions(python="3.12", variant="slim"), lookup=lookup_of(), source=SOURCE
+    )
     assert request.extras == () and request.tags[0].endswith(":slim-3.3.2-python3.12")
 
 
-@pytest.mark.parametrize(("options", "error", "message"), [
-    (BuildOptions(airflow_version="9.9.9"), UnknownVersion, "'9.9.9' is not in the version matrix"),
-    (BuildOptions(python="3.9"), UnsupportedPython, "does not support Python '3.9'"),
-    (BuildOptions(airflow_version="2.10.5", python="3.12"), MissingLock, "no committed lock for apache-airflow 2.10.5"),
-    (BuildOptions(python="3.12", variant="slim", extras=("postgres",)), InvalidBuildOption, "slim variant has no extras"),
-])
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        (BuildOptions(airflow_version="9.9.9"), UnknownVersion, "'9.9.9' is not in the version matrix"),
+        (BuildOptions(python="3.9"), UnsupportedPython, "does not support Python '3.9'"),
+        (
+            BuildOptions(airflow_version="2.10.5", python="3.12"),
+            MissingLock,
+            "no committed lock for apache-airflow 2.10.5",
+        ),
+        (
+            BuildOptions(python="3.12", variant="slim", extras=("postgres",)),
+            InvalidBuildOption,
+            "slim variant has no extras",
+        ),
+    ],
+)
 def test_plan_refuses_bad_input_before_building(settings, matrix, options, error, message):
     with pytest.raises(error, match=message):
         plan_build(settings, matrix, options, lookup=lookup_of(), source=SOURCE)
 
 
 def test_plan_without_lock_when_constraints_are_not_the_lock(settings, matrix):
-    request = plan_build(settings, matrix, BuildOptions(airflow_version="2.10.5", python="3.12", constraints="none"),
-                         lookup=lookup_of(), source=SOURCE)
+    request = plan_build(
+        settings,
+        matrix,
+        BuildOptions(airflow_version="2.10.5", python="3.12", constraints="none"),
+        lookup=lookup_of(),
+        source=SOURCE,
+    )
     assert request.constraints == "none"
 
 
 def test_inputs_hash_follows_content_not_commit(settings, matrix):
     a = plan_build(settings, matrix, BuildOptions(python="3.11"), lookup=lookup_of(), source=SOURCE)
-    b = plan_build(settings, matrix, BuildOptions(python="3.11"), lookup=lookup_of(),
-                   source=SourceInfo("d" * 40, "2030-01-01T00:00:00+00:00"))
+    b = plan_build(
+        settings,
+        matrix,
+        BuildOptions(python="3.11"),
+        lookup=lookup_of(),
+        source=SourceInfo("d" * 40, "2030-01-01T00:00:00+00:00"),
+    )
     assert a.inputs_hash == b.inputs_hash  # the commit alone does not change what is in the image
-    c = plan_build(settings, matrix, BuildOptions(python="3.11", extras=("postgres",)), lookup=lookup_of(), source=SOURCE)
+    c = plan_build(
+        settings, matrix, BuildOptions(python="3.11", extras=("postgres",)), lookup=lookup_of(), source=SOURCE
+    )
     assert c.inputs_hash != a.inputs_hash

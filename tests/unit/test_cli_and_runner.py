@@ -10,28 +10,32 @@ from airflow_image.noxsupport import unsupported_session_request
 from airflow_image.runner import SubprocessRunner
 
 
-@pytest.mark.parametrize(("argv", "field", "value"), [
-    (["--variant", "slim"], "variant", "slim"),
-    (["--extras", "postgres,celery"], "extras", ("postgres", "celery")),
-    (["--extras", ""], "extras", ()),
-    (["--additional-extras", "sentry"], "additional_extras", ("sentry",)),
-    (["--additional-python-deps", "a==1 b>2"], "additional_python_deps", ("a==1", "b>2")),
-    (["--constraints", "none"], "constraints", "none"),
-    (["--base-image", "x/y:1"], "base_image", "x/y:1"),
-    (["--tag", "a:1", "--tag", "b:2"], "tags", ("a:1", "b:2")),
-    (["--platform", "linux/arm64"], "platforms", ("linux/arm64",)),
-    (["--airflow-uid", "1000"], "airflow_uid", 1000),
-    (["--no-cache"], "no_cache", True),
-    ([], "extras", None),
-])
+@pytest.mark.parametrize(
+    ("argv", "field", "value"),
+    [
+        (["--variant", "slim"], "variant", "slim"),
+        (["--extras", "postgres,celery"], "extras", ("postgres", "celery")),
+        (["--extras", ""], "extras", ()),
+        (["--additional-extras", "sentry"], "additional_extras", ("sentry",)),
+        (["--additional-python-deps", "a==1 b>2"], "additional_python_deps", ("a==1", "b>2")),
+        (["--constraints", "none"], "constraints", "none"),
+        (["--base-image", "x/y:1"], "base_image", "x/y:1"),
+        (["--tag", "a:1", "--tag", "b:2"], "tags", ("a:1", "b:2")),
+        (["--platform", "linux/arm64"], "platforms", ("linux/arm64",)),
+        (["--airflow-uid", "1000"], "airflow_uid", 1000),
+        (["--no-cache"], "no_cache", True),
+        ([], "extras", None),
+    ],
+)
 def test_build_options(argv, field, value):
     options, image, rest = parse_build_options(argv, python="3.12", environ={})
     assert getattr(options, field) == value and image is None and rest == []
 
 
 def test_version_comes_from_the_environment_and_rest_goes_to_pytest():
-    options, image, rest = parse_build_options(["--image", "x:1", "-k", "labels"], python="3.11",
-                                               environ={"AIRFLOW_VERSION": "2.10.5"})
+    options, image, rest = parse_build_options(
+        ["--image", "x:1", "-k", "labels"], python="3.11", environ={"AIRFLOW_VERSION": "2.10.5"}
+    )
     assert options.airflow_version == "2.10.5" and image == "x:1" and rest == ["-k", "labels"]
 
 
@@ -55,14 +59,17 @@ def _release(matrix):
     return matrix.get("3.3.2")
 
 
-@pytest.mark.parametrize(("argv", "bad"), [
-    (["nox", "-s", "build_prod-3.9"], "3.9"),
-    (["nox", "--session", "tests", "test_prod-2.7"], "2.7"),
-    (["nox", "--session=build_prod-3.15"], "3.15"),
-    (["nox", "-s", "build_prod-3.12"], None),
-    (["nox", "-l"], None),
-    (["nox", "-s", "tests", "--", "build_prod-3.9"], None),
-])
+@pytest.mark.parametrize(
+    ("argv", "bad"),
+    [
+        (["nox", "-s", "build_prod-3.9"], "3.9"),
+        (["nox", "--session", "tests", "test_prod-2.7"], "2.7"),
+        (["nox", "--session=build_prod-3.15"], "3.15"),
+        (["nox", "-s", "build_prod-3.12"], None),
+        (["nox", "-l"], None),
+        (["nox", "-s", "tests", "--", "build_prod-3.9"], None),
+    ],
+)
 def test_unsupported_session_request(matrix, argv, bad):
     error = unsupported_session_request(argv, _release(matrix))
     assert (error.python if error else None) == bad

@@ -57,9 +57,18 @@ def _release(version, pythons=("3.11", "3.12"), *, yanked=False):
 
 @pytest.fixture
 def small():
-    return VersionMatrix(releases={r.version: r for r in [
-        _release("3.2.1"), _release("3.3.2"), _release("3.3.3", yanked=True), _release("3.4.0b2"), _release("2.10.5"),
-    ]})
+    return VersionMatrix(
+        releases={
+            r.version: r
+            for r in [
+                _release("3.2.1"),
+                _release("3.3.2"),
+                _release("3.3.3", yanked=True),
+                _release("3.4.0b2"),
+                _release("2.10.5"),
+            ]
+        }
+    )
 
 
 def test_newest_stable_skips_prereleases_and_yanked(small):

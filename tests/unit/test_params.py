@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -7,8 +8,13 @@ import pytest
 from airflow_image.errors import InvalidBuildOption
 from airflow_image.params import BuildRequest, build_args, buildx_command, inputs_hash
 
-BASE = dict(airflow_version="3.3.2", python="3.12", base_image="python:3.12-slim-bookworm",
-            tags=("airflow:3.3.2-python3.12",), extras=("postgres", "celery"))
+BASE = dict(
+    airflow_version="3.3.2",
+    python="3.12",
+    base_image="python:3.12-slim-bookworm",
+    tags=("airflow:3.3.2-python3.12",),
+    extras=("postgres", "celery"),
+)
 
 
 def req(**overrides) -> BuildRequest:
@@ -25,45 +31,69 @@ ALWAYS = [
 ]
 
 
-@pytest.mark.parametrize(("overrides", "extra_args"), [
-    ({}, []),
-    ({"additional_extras": ("microsoft-mssql", "sentry")}, [("ADDITIONAL_AIRFLOW_EXTRAS", "microsoft-mssql,sentry")]),
-    ({"additional_python_deps": ("requests>=2.32", "black==24.1.0")},
-     [("ADDITIONAL_PYTHON_DEPS", "requests>=2.32 black==24.1.0")]),
-    ({"additional_dev_apt_deps": ("libkrb5-dev",)}, [("ADDITIONAL_DEV_APT_DEPS", "libkrb5-dev")]),
-    ({"additional_runtime_apt_deps": ("krb5-user", "vim-tiny")}, [("ADDITIONAL_RUNTIME_APT_DEPS", "krb5-user vim-tiny")]),
-    ({"airflow_uid": 1001}, [("AIRFLOW_UID", "1001")]),
-    ({"airflow_home": "/srv/airflow"}, [("AIRFLOW_HOME", "/srv/airflow")]),
-    ({"base_image_digest": "sha256:" + "a" * 64}, [("BASE_IMAGE_DIGEST", "sha256:" + "a" * 64)]),
-    ({"build_date": "2026-11-25T00:00:00+00:00", "vcs_ref": "f" * 40},
-     [("BUILD_DATE", "2026-11-25T00:00:00+00:00"), ("VCS_REF", "f" * 40)]),
-    ({"source_url": "https://example.org/x"}, [("SOURCE_URL", "https://example.org/x")]),
-    ({"inputs_hash": "sha256:00"}, [("BUILD_INPUTS_HASH", "sha256:00")]),
-])
+@pytest.mark.parametrize(
+    ("overrides", "extra_args"),
+    [
+        ({}, []),
+        (
+            {"additional_extras": ("microsoft-mssql", "sentry")},
+            [("ADDITIONAL_AIRFLOW_EXTRAS", "microsoft-mssql,sentry")],
+        ),
+        (
+            {"additional_python_deps": ("requests>=2.32", "black==24.1.0")},
+            [("ADDITIONAL_PYTHON_DEPS", "requests>=2.32 black==24.1.0")],
+        ),
+        ({"additional_dev_apt_deps": ("libkrb5-dev",)}, [("ADDITIONAL_DEV_APT_DEPS", "libkrb5-dev")]),
+        (
+            {"additional_runtime_apt_deps": ("krb5-user", "vim-tiny")},
+            [("ADDITIONAL_RUNTIME_APT_DEPS", "krb5-user vim-tiny")],
+        ),
+        ({"airflow_uid": 1001}, [("AIRFLOW_UID", "1001")]),
+        ({"airflow_home": "/srv/airflow"}, [("AIRFLOW_HOME", "/srv/airflow")]),
+        ({"base_image_digest": "sha256:" + "a" * 64}, [("BASE_IMAGE_DIGEST", "sha256:" + "a" * 64)]),
+        (
+            {"build_date": "2026-11-25T00:00:00+00:00", "vcs_ref": "f" * 40},
+            [("BUILD_DATE", "2026-11-25T00:00:00+00:00"), ("VCS_REF", "f" * 40)],
+        ),
+        ({"source_url": "https://example.org/x"}, [("SOURCE_URL", "https://example.org/x")]),
+        ({"inputs_hash": "sha256:00"}, [("BUILD_INPUTS_HASH", "sha256:00")]),
+    ],
+)
 def test_build_args(overrides, extra_args):
     assert build_args(req(**overrides)) == ALWAYS + extra_args
 
 
-@pytest.mark.parametrize(("overrides", "changed"), [
-    ({"variant": "slim", "extras": ()}, {"AIRFLOW_VARIANT": "slim", "AIRFLOW_EXTRAS": ""}),
-    ({"constraints": "none"}, {"AIRFLOW_CONSTRAINTS": "none"}),
-    ({"constraints": "https://example.org/c.txt"}, {"AIRFLOW_CONSTRAINTS": "https://example.org/c.txt"}),
-    ({"constraints": "my-constraints.txt"}, {"AIRFLOW_CONSTRAINTS": "my-constraints.txt"}),
-    ({"python": "3.11", "base_image": "localhost/standin/python:3.11-slim-bookworm"},
-     {"AIRFLOW_PYTHON_VERSION": "3.11", "PYTHON_BASE_IMAGE": "localhost/standin/python:3.11-slim-bookworm"}),
-])
+@pytest.mark.parametrize(
+    ("overrides", "changed"),
+    [
+        ({"variant": "slim", "extras": ()}, {"AIRFLOW_VARIANT": "slim", "AIRFLOW_EXTRAS": ""}),
+        ({"constraints": "none"}, {"AIRFLOW_CONSTRAINTS": "none"}),
+        ({"constraints": "https://example.org/c.txt"}, {"AIRFLOW_CONSTRAINTS": "https://example.org/c.txt"}),
+        ({"constraints": "my-constraints.txt"}, {"AIRFLOW_CONSTRAINTS": "my-constraints.txt"}),
+        (
+            {"python": "3.11", "base_image": "localhost/standin/python:3.11-slim-bookworm"},
+            {"AIRFLOW_PYTHON_VERSION": "3.11", "PYTHON_BASE_IMAGE": "localhost/standin/python:3.11-slim-bookworm"},
+        ),
+    ],
+)
 def test_build_args_that_replace_defaults(overrides, changed):
     assert dict(build_args(req(**overrides))) == {**dict(ALWAYS), **changed}
 
 
 def test_buildx_command_full():
-    request = req(network="host", platforms=("linux/amd64", "linux/arm64"), ca_bundle=Path("/certs/ca.pem"),
-                  secret_files=(("uv-toml", Path("/home/u/uv.toml")),), no_cache=True, output="push",
-                  tags=("r/airflow:a", "r/airflow:b"))
+    request = req(
+        network="host",
+        platforms=("linux/amd64", "linux/arm64"),
+        ca_bundle=Path("/certs/ca.pem"),
+        secret_files=(("uv-toml", Path("/home/u/uv.toml")),),
+        no_cache=True,
+        output="push",
+        tags=("r/airflow:a", "r/airflow:b"),
+    )
     argv = buildx_command(request, context=Path("/src"), dockerfile=Path("/src/Dockerfile"))
     assert argv[:4] == ["docker", "buildx", "build", "--progress=plain"]
     assert argv[-1] == "/src"
-    pairs = list(zip(argv, argv[1:], strict=False))
+    pairs = list(itertools.pairwise(argv))
     assert ("--file", "/src/Dockerfile") in pairs
     assert ("--network", "host") in pairs
     assert ("--platform", "linux/amd64,linux/arm64") in pairs
@@ -80,15 +110,18 @@ def test_buildx_command_minimal_loads():
     assert "--load" in argv and "--network" not in argv and "--secret" not in argv
 
 
-@pytest.mark.parametrize(("overrides", "message"), [
-    ({"variant": "tiny"}, "variant 'tiny' is not one of: regular, slim"),
-    ({"extras": ("Postgres!",)}, "extra 'Postgres!' is not a valid extra name"),
-    ({"additional_extras": ("a b",)}, "extra 'a b' is not a valid extra name"),
-    ({"platforms": ("linux/s390x",)}, "platform 'linux/s390x' is not one of: linux/amd64, linux/arm64"),
-    ({"output": "tar"}, "output 'tar' is not one of"),
-    ({"tags": ()}, "needs at least one tag"),
-    ({"airflow_uid": 0}, "AIRFLOW_UID 0 is not a uid"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"variant": "tiny"}, "variant 'tiny' is not one of: regular, slim"),
+        ({"extras": ("Postgres!",)}, "extra 'Postgres!' is not a valid extra name"),
+        ({"additional_extras": ("a b",)}, "extra 'a b' is not a valid extra name"),
+        ({"platforms": ("linux/s390x",)}, "platform 'linux/s390x' is not one of: linux/amd64, linux/arm64"),
+        ({"output": "tar"}, "output 'tar' is not one of"),
+        ({"tags": ()}, "needs at least one tag"),
+        ({"airflow_uid": 0}, "AIRFLOW_UID 0 is not a uid"),
+    ],
+)
 def test_bad_requests_are_refused_with_one_line(overrides, message):
     with pytest.raises(InvalidBuildOption, match=message):
         req(**overrides)

@@ -10,6 +10,7 @@ import threading
 import zipfile
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 import requests
@@ -33,6 +34,7 @@ def _reader(texts, calls):
         if file.filename not in texts:
             raise MetadataError(f"no recording for {file.filename}")
         return texts[file.filename]
+
     return read
 
 
@@ -61,12 +63,14 @@ def test_known_versions_are_not_read_again(recorded):
 
 
 def test_index_files_skip_foreign_names():
-    simple = {"files": [
-        {"filename": "apache_airflow-3.3.2-py3-none-any.whl", "url": "u1", "requires-python": ">=3.10"},
-        {"filename": "apache-airflow-3.3.2.tar.gz", "url": "u2", "core-metadata": {"sha256": "x"}},
-        {"filename": "not-a-dist.exe", "url": "u3"},
-        {"filename": "broken.whl", "url": "u4"},
-    ]}
+    simple = {
+        "files": [
+            {"filename": "apache_airflow-3.3.2-py3-none-any.whl", "url": "u1", "requires-python": ">=3.10"},
+            {"filename": "apache-airflow-3.3.2.tar.gz", "url": "u2", "core-metadata": {"sha256": "x"}},
+            {"filename": "not-a-dist.exe", "url": "u3"},
+            {"filename": "broken.whl", "url": "u4"},
+        ]
+    }
     files = index_files(simple)
     assert [(f.filename, f.is_wheel, f.has_core_metadata) for f in files] == [
         ("apache_airflow-3.3.2-py3-none-any.whl", True, False),
@@ -74,7 +78,9 @@ def test_index_files_skip_foreign_names():
     ]
 
 
-METADATA = "Metadata-Version: 2.1\nName: apache-airflow\nVersion: 9.0.0\nClassifier: Programming Language :: Python :: 3.12\n"
+METADATA = (
+    "Metadata-Version: 2.1\nName: apache-airflow\nVersion: 9.0.0\nClassifier: Programming Language :: Python :: 3.12\n"
+)
 
 
 def _wheel_bytes() -> bytes:
@@ -97,8 +103,9 @@ def _sdist_bytes() -> bytes:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    files: dict[str, bytes] = {}
-    ranges: list[str] = []
+    # set per test by the server fixture
+    files: ClassVar[dict[str, bytes]] = {}
+    ranges: ClassVar[list[str]] = []
     range_support = True
 
     def do_GET(self):
@@ -111,7 +118,7 @@ class _Handler(BaseHTTPRequestHandler):
         if header and self.range_support:
             self.ranges.append(header)
             start, end = (int(x) for x in header.removeprefix("bytes=").split("-"))
-            chunk = body[start:end + 1]
+            chunk = body[start : end + 1]
             self.send_response(206)
             self.send_header("Content-Range", f"bytes {start}-{start + len(chunk) - 1}/{len(body)}")
         else:
@@ -138,8 +145,15 @@ def server():
 
 
 def _file(url, *, wheel=True, core=False):
-    return IndexFile(filename=url.rsplit("/", 1)[1], url=url, version="9.0.0", is_wheel=wheel,
-                     requires_python=None, yanked=False, has_core_metadata=core)
+    return IndexFile(
+        filename=url.rsplit("/", 1)[1],
+        url=url,
+        version="9.0.0",
+        is_wheel=wheel,
+        requires_python=None,
+        yanked=False,
+        has_core_metadata=core,
+    )
 
 
 def test_wheel_metadata_is_read_with_a_few_ranges(server):

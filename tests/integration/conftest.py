@@ -1,0 +1,52 @@
+"""Shared fixtures for tests that drive the real engine, registry and compose.
+
+`small_image` builds (or finds, through BuildKit's cache) a real image with a small extras set
+through the same code path as `nox -s build_prod-X.Y`, so integration tests never need a
+separately prepared image.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from airflow_image.build import BuildOptions, build_image
+from airflow_image.cli_options import ca_bundle_from
+from airflow_image.matrix import load_matrix
+from airflow_image.runner import SubprocessRunner
+from airflow_image.settings import load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+# A flavour Debian ships, so a bare CI host has its base image (dev/setup-host.sh).
+SMALL_PYTHON = "3.11"
+SMALL_EXTRAS = ("postgres", "celery")
+
+
+@pytest.fixture(scope="session")
+def settings():
+    return load_settings(ROOT)
+
+
+@pytest.fixture(scope="session")
+def matrix(settings):
+    return load_matrix(settings.matrix_path)
+
+
+@pytest.fixture(scope="session")
+def runner():
+    return SubprocessRunner()
+
+
+@pytest.fixture(scope="session")
+def ca_bundle():
+    return ca_bundle_from(None, os.environ)
+
+
+@pytest.fixture(scope="session")
+def small_image(settings, matrix, runner, ca_bundle) -> str:
+    ref = f"{settings.image_name}-it:{matrix.default_release().version}-python{SMALL_PYTHON}-small"
+    options = BuildOptions(python=SMALL_PYTHON, extras=SMALL_EXTRAS, tags=(ref,), ca_bundle=ca_bundle)
+    build_image(settings, matrix, options, runner)
+    return ref
