@@ -154,6 +154,7 @@ EOF
 
 COPY --from=build --chown=${AIRFLOW_UID}:0 ${AIRFLOW_VENV} ${AIRFLOW_VENV}
 COPY --chmod=755 image/entrypoint.sh /entrypoint
+COPY --chmod=644 image/connection_check.py /usr/local/lib/airflow-image/connection_check.py
 COPY --chmod=755 image/clean-logs.sh /clean-logs
 
 ENV AIRFLOW_HOME=${AIRFLOW_HOME} \

@@ -73,7 +73,9 @@ def lint(session: nox.Session) -> None:
 def integration(session: nox.Session) -> None:
     """Integration tests against the real engine, a local registry and compose."""
     session.install("-e", ".", "pytest>=8")
-    session.run("pytest", "tests/integration", "-p", "no:cacheprovider", *session.posargs)
+    paths = [a for a in session.posargs if a.startswith("tests/")] or ["tests/integration"]
+    options = [a for a in session.posargs if not a.startswith("tests/")]
+    session.run("pytest", *paths, "-p", "no:cacheprovider", *options)
 
 
 @nox.session(name="ci_images", default=False, tags=["ci"])
