@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -145,7 +145,8 @@ def ci_images(session: Any, project: NoxProject) -> None:
         ref = f"{project.settings.image_name}-ci:{project.release.version}-python{image.python}-{image.label}"
         try:
             options, _, _ = parse_build_options([], python=image.python, environ=os.environ)
-            options = BuildOptions(**{**options.__dict__, "extras": image.extras, "tags": (ref,)})
+            slim = image.variant == "slim"
+            options = replace(options, extras=None if slim else image.extras, variant=image.variant, tags=(ref,))
             build_image(project.settings, project.matrix, options, _runner(session))
         except AirflowImageError as exc:
             session.error(str(exc))
@@ -154,8 +155,8 @@ def ci_images(session: Any, project: NoxProject) -> None:
             project,
             ref=ref,
             python=image.python,
-            extras=image.extras,
-            variant="regular",
+            extras=() if slim else image.extras,
+            variant=image.variant,
             ca_bundle=options.ca_bundle,
             pytest_args=list(session.posargs),
         )

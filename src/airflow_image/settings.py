@@ -18,10 +18,13 @@ class CiImage:
     python: str
     extras: tuple[str, ...]  # empty tuple: Airflow core only
     uses_default_extras: bool
+    variant: str = "regular"
 
     @property
     def label(self) -> str:
-        """Short, tag-safe name of the extras set, used in CI image tags."""
+        """Short, tag-safe name of the image, used in CI image tags."""
+        if self.variant == "slim":
+            return "slim"
         return "default" if self.uses_default_extras else ("-".join(self.extras) or "core")
 
 
@@ -68,11 +71,14 @@ def _require(table: dict, key: str, kind: type, path: Path):
 
 def _ci_image(entry: dict, default_extras: tuple[str, ...], path: Path) -> CiImage:
     extras = entry.get("extras", [])
+    variant = entry.get("variant", "regular")
+    if variant not in ("regular", "slim"):
+        raise ConfigError(f"{path}: ci-images variant must be regular or slim, got {variant!r}")
     if extras == DEFAULT_EXTRAS_KEYWORD:
-        return CiImage(python=str(entry["python"]), extras=default_extras, uses_default_extras=True)
+        return CiImage(python=str(entry["python"]), extras=default_extras, uses_default_extras=True, variant=variant)
     if not isinstance(extras, list):
         raise ConfigError(f'{path}: ci-images extras must be a list or "default", got {extras!r}')
-    return CiImage(python=str(entry["python"]), extras=tuple(extras), uses_default_extras=False)
+    return CiImage(python=str(entry["python"]), extras=tuple(extras), uses_default_extras=False, variant=variant)
 
 
 def load_settings(root: Path) -> ProjectSettings:

@@ -40,7 +40,7 @@ def test_every_flavour_of_the_default_version_has_a_lock(settings, matrix):
         assert f"\napache-airflow=={release.version}\n" in text, path
 
 
-@pytest.mark.parametrize("ci_index", [0, 1, 2])
+@pytest.mark.parametrize("ci_index", [0, 1, 2, 3])
 def test_ci_images_are_supported_flavours(settings, matrix, ci_index):
     image = settings.ci_images[ci_index]
     assert image.python in matrix.default_release().pythons

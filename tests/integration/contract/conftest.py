@@ -23,11 +23,13 @@ def client():
 def run_in(client):
     """Runs a command in a fresh container of an image; no network unless asked."""
 
-    def _run(image: str, command=None, *, environment=None, user=None, network_mode="none", volumes=None,
-             timeout: int = 240) -> Ran:
+    def _run(
+        image: str, command=None, *, environment=None, user=None, network_mode="none", volumes=None, timeout: int = 240
+    ) -> Ran:
         started = time.monotonic()
-        container = client.containers.run(image, command, environment=environment, user=user, detach=True,
-                                          network_mode=network_mode, volumes=volumes)
+        container = client.containers.run(
+            image, command, environment=environment, user=user, detach=True, network_mode=network_mode, volumes=volumes
+        )
         try:
             status = container.wait(timeout=timeout)
             output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")

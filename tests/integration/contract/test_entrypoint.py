@@ -13,35 +13,53 @@ SQLITE = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "sqlite:////tmp/airflow.db"}
 FAST_FAIL = {"CONNECTION_CHECK_MAX_COUNT": "2", "CONNECTION_CHECK_SLEEP_TIME": "0.2"}
 
 
-@pytest.mark.parametrize(("command", "expected"), [
-    (None, "usage: airflow"),
-    (["airflow"], "usage: airflow"),
-    (["version"], "3."),
-    (["airflow", "version"], "3."),
-    (["bash", "-c", "echo from-bash $0"], "from-bash /bin/bash"),
-    (["python", "-c", "print('from', 'python')"], "from python"),
-])
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (None, "usage: airflow"),
+        (["airflow"], "usage: airflow"),
+        (["version"], "3."),
+        (["airflow", "version"], "3."),
+        (["bash", "-c", "echo from-bash $0"], "from-bash /bin/bash"),
+        (["python", "-c", "print('from', 'python')"], "from python"),
+    ],
+)
 def test_command_dispatch(run_in, small_image, command, expected):
     ran = run_in(small_image, command)
     assert ran.exit_code == 0, ran.output
     assert expected in ran.output.lower() if expected.islower() else expected in ran.output
 
 
-@pytest.mark.parametrize(("env", "label", "shown"), [
-    ({"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql+psycopg2://airflow:s3cr3t-pw@127.0.0.1:1/airflow"},
-     "metadata database", "postgresql://127.0.0.1:1"),
-    ({"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD": "echo mysql://root:s3cr3t-pw@127.0.0.1:2/airflow"},
-     "metadata database", "mysql://127.0.0.1:2"),
-    ({**SQLITE, "AIRFLOW__CELERY__BROKER_URL": "redis://:s3cr3t-pw@127.0.0.1:3/0"}, "Celery broker",
-     "redis://127.0.0.1:3"),
-])
-def test_unreachable_service_fails_after_bounded_retries_without_leaking_the_password(run_in, small_image, env,
-                                                                                     label, shown):
+@pytest.mark.parametrize(
+    ("env", "label", "shown"),
+    [
+        (
+            {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql+psycopg2://airflow:s3cr3t-pw@127.0.0.1:1/airflow"},
+            "metadata database",
+            "postgresql://127.0.0.1:1",
+        ),
+        (
+            {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD": "echo mysql://root:s3cr3t-pw@127.0.0.1:2/airflow"},
+            "metadata database",
+            "mysql://127.0.0.1:2",
+        ),
+        (
+            {**SQLITE, "AIRFLOW__CELERY__BROKER_URL": "redis://:s3cr3t-pw@127.0.0.1:3/0"},
+            "Celery broker",
+            "redis://127.0.0.1:3",
+        ),
+    ],
+)
+def test_unreachable_service_fails_after_bounded_retries_without_leaking_the_password(
+    run_in, small_image, env, label, shown
+):
     ran = run_in(small_image, ["celery", "worker"], environment={**env, **FAST_FAIL})
     assert ran.exit_code == 1
     errors = [line for line in ran.output.splitlines() if line.startswith("ERROR")]
-    assert errors == [f"ERROR: cannot reach the {label} at {shown} after 2 attempts "
-                      "(CONNECTION_CHECK_MAX_COUNT=2, CONNECTION_CHECK_SLEEP_TIME=0.2)"]
+    assert errors == [
+        f"ERROR: cannot reach the {label} at {shown} after 2 attempts "
+        "(CONNECTION_CHECK_MAX_COUNT=2, CONNECTION_CHECK_SLEEP_TIME=0.2)"
+    ]
     assert "s3cr3t" not in ran.output
     assert ran.seconds < 30
 
@@ -49,17 +67,32 @@ def test_unreachable_service_fails_after_bounded_retries_without_leaking_the_pas
 def test_wait_succeeds_once_the_services_come_up(client, run_in, small_image):
     # A neighbour container opens the ports a few seconds late; the checked container shares its network.
     listener = client.containers.run(
-        small_image, ["python", "-c", (
-            "import socket, time\n"
-            "time.sleep(4)\n"
-            "servers = [socket.create_server(('127.0.0.1', p)) for p in (5432, 6379)]\n"
-            "time.sleep(120)\n")],
-        detach=True, network_mode="none")
+        small_image,
+        [
+            "python",
+            "-c",
+            (
+                "import socket, time\n"
+                "time.sleep(4)\n"
+                "servers = [socket.create_server(('127.0.0.1', p)) for p in (5432, 6379)]\n"
+                "time.sleep(120)\n"
+            ),
+        ],
+        detach=True,
+        network_mode="none",
+    )
     try:
-        ran = run_in(small_image, ["celery", "--help"], network_mode=f"container:{listener.id}", environment={
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql://a:b@127.0.0.1:5432/db",
-            "AIRFLOW__CELERY__BROKER_URL": "redis://127.0.0.1:6379/0",
-            "CONNECTION_CHECK_MAX_COUNT": "30", "CONNECTION_CHECK_SLEEP_TIME": "0.5"})
+        ran = run_in(
+            small_image,
+            ["celery", "--help"],
+            network_mode=f"container:{listener.id}",
+            environment={
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql://a:b@127.0.0.1:5432/db",
+                "AIRFLOW__CELERY__BROKER_URL": "redis://127.0.0.1:6379/0",
+                "CONNECTION_CHECK_MAX_COUNT": "30",
+                "CONNECTION_CHECK_SLEEP_TIME": "0.5",
+            },
+        )
     finally:
         listener.remove(force=True)
     assert ran.exit_code == 0, ran.output
@@ -68,16 +101,30 @@ def test_wait_succeeds_once_the_services_come_up(client, run_in, small_image):
 
 
 def test_wait_can_be_switched_off(run_in, small_image):
-    ran = run_in(small_image, ["celery", "--help"], environment={
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql://a:b@127.0.0.1:1/db", "CONNECTION_CHECK_MAX_COUNT": "0"})
+    ran = run_in(
+        small_image,
+        ["celery", "--help"],
+        environment={
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "postgresql://a:b@127.0.0.1:1/db",
+            "CONNECTION_CHECK_MAX_COUNT": "0",
+        },
+    )
     assert ran.exit_code == 0, ran.output
 
 
 def test_migrate_and_create_user_with_the_simple_auth_manager(run_in, small_image):
-    ran = run_in(small_image, ["bash", "-c", "cat $AIRFLOW_HOME/passwords.json; echo; ls /tmp"], environment={
-        **SQLITE, "_AIRFLOW_DB_MIGRATE": "true", "_AIRFLOW_WWW_USER_CREATE": "true",
-        "_AIRFLOW_WWW_USER_USERNAME": "admin", "_AIRFLOW_WWW_USER_PASSWORD": "admin-pw",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": "/opt/airflow/passwords.json"})
+    ran = run_in(
+        small_image,
+        ["bash", "-c", "cat $AIRFLOW_HOME/passwords.json; echo; ls /tmp"],
+        environment={
+            **SQLITE,
+            "_AIRFLOW_DB_MIGRATE": "true",
+            "_AIRFLOW_WWW_USER_CREATE": "true",
+            "_AIRFLOW_WWW_USER_USERNAME": "admin",
+            "_AIRFLOW_WWW_USER_PASSWORD": "admin-pw",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": "/opt/airflow/passwords.json",
+        },
+    )
     assert ran.exit_code == 0, ran.output
     assert "airflow.db" in ran.output
     passwords = next(line for line in ran.output.splitlines() if line.startswith("{"))
@@ -94,18 +141,30 @@ def test_additional_requirements_install_with_a_loud_warning(run_in, small_image
     wheel = make_wheel(tmp_path, "tiny-extra", "1.0")
     tmp_path.chmod(0o755)
     wheel.chmod(0o644)
-    ran = run_in(small_image, ["python", "-c", "import tiny_extra; print('value', tiny_extra.VALUE)"],
-                 environment={"_PIP_ADDITIONAL_REQUIREMENTS": f"/wheels/{wheel.name}"},
-                 volumes={str(tmp_path): {"bind": "/wheels", "mode": "ro"}})
+    ran = run_in(
+        small_image,
+        ["python", "-c", "import tiny_extra; print('value', tiny_extra.VALUE)"],
+        environment={"_PIP_ADDITIONAL_REQUIREMENTS": f"/wheels/{wheel.name}"},
+        volumes={str(tmp_path): {"bind": "/wheels", "mode": "ro"}},
+    )
     assert ran.exit_code == 0, ran.output
     assert "WARNING: _PIP_ADDITIONAL_REQUIREMENTS installs packages at every container start" in ran.output
     assert "value 42" in ran.output
 
 
 def test_arbitrary_uid_can_write_what_it_must(run_in, small_image):
-    ran = run_in(small_image, ["bash", "-c", (
-        "set -e; getent passwd $(id -u); touch $HOME/h $AIRFLOW_HOME/logs/l $AIRFLOW_HOME/dags/d "
-        "$AIRFLOW_HOME/plugins/p; id -g; echo ok")], user="98765:0")
+    ran = run_in(
+        small_image,
+        [
+            "bash",
+            "-c",
+            (
+                "set -e; getent passwd $(id -u); touch $HOME/h $AIRFLOW_HOME/logs/l $AIRFLOW_HOME/dags/d "
+                "$AIRFLOW_HOME/plugins/p; id -g; echo ok"
+            ),
+        ],
+        user="98765:0",
+    )
     assert ran.exit_code == 0, ran.output
     assert ran.output.split()[-2:] == ["0", "ok"]
     assert "airflow-98765:x:98765:0:" in ran.output

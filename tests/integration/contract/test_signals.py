@@ -6,8 +6,11 @@ import time
 
 import pytest
 
-SQLITE_MIGRATED = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "sqlite:////tmp/airflow.db", "_AIRFLOW_DB_MIGRATE": "true",
-                   "AIRFLOW__CORE__LOAD_EXAMPLES": "false"}
+SQLITE_MIGRATED = {
+    "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "sqlite:////tmp/airflow.db",
+    "_AIRFLOW_DB_MIGRATE": "true",
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "false",
+}
 READY_PROBES = {
     "scheduler": ["airflow", "jobs", "check", "--job-type", "SchedulerJob", "--local"],
     "api-server": ["curl", "-sf", "http://127.0.0.1:8080/api/v2/monitor/health"],
@@ -27,8 +30,9 @@ def wait_until(container, probe, *, timeout: float) -> None:
 
 @pytest.mark.parametrize("component", ["scheduler", "api-server"])
 def test_docker_stop_ends_a_component_quickly_and_cleanly(client, small_image, component):
-    container = client.containers.run(small_image, [component], environment=SQLITE_MIGRATED, detach=True,
-                                      network_mode="none")
+    container = client.containers.run(
+        small_image, [component], environment=SQLITE_MIGRATED, detach=True, network_mode="none"
+    )
     try:
         wait_until(container, READY_PROBES[component], timeout=150)
         started = time.monotonic()
@@ -58,8 +62,13 @@ time.sleep(120)
 
 @pytest.mark.parametrize(("setsid", "outcome"), [("0", "child finished"), ("1", "child killed -15")])
 def test_init_process_group_behaviour_is_switchable(client, small_image, setsid, outcome):
-    container = client.containers.run(small_image, ["python", "-c", WARM_SHUTDOWN], detach=True,
-                                      network_mode="none", environment={"DUMB_INIT_SETSID": setsid})
+    container = client.containers.run(
+        small_image,
+        ["python", "-c", WARM_SHUTDOWN],
+        detach=True,
+        network_mode="none",
+        environment={"DUMB_INIT_SETSID": setsid},
+    )
     try:
         deadline = time.monotonic() + 30
         while b"ready" not in container.logs() and time.monotonic() < deadline:
