@@ -69,6 +69,13 @@ def lint(session: nox.Session) -> None:
     session.run("hadolint", "Dockerfile")
 
 
+@nox.session(tags=["ci"])
+def chart(session: nox.Session) -> None:
+    """The Helm chart rendered by the real Helm engine and validated against Kubernetes schemas."""
+    session.install("-e", ".[chart]", "pytest>=8")
+    session.run("pytest", "tests/chart", "-p", "no:cacheprovider", *session.posargs)
+
+
 @nox.session(default=False, tags=["ci"])
 def integration(session: nox.Session) -> None:
     """Integration tests against the real engine, a local registry and compose."""

@@ -474,6 +474,7 @@ logs volume comes from a volumeClaimTemplate).
   args: ["db", "check-migrations", "--migration-wait-timeout", {{ $root.Values.waitForMigrations.timeoutSeconds | quote }}]
   env:
     {{- include "airflow.env" . | nindent 4 }}
+    {{- include "airflow.databaseWaitEnv" $root | nindent 4 }}
   {{- include "airflow.envFrom" . | nindent 2 }}
   securityContext:
     {{- include "airflow.containerSecurityContext" . | nindent 4 }}
@@ -522,7 +523,7 @@ topologySpreadConstraints:
 {{- if not (hasKey $constraint "labelSelector") }}
 {{- $constraint = merge (dict "labelSelector" (dict "matchLabels" (include "airflow.selectorLabels" $ctx | fromYaml))) $constraint }}
 {{- end }}
-  - {{- toYaml $constraint | nindent 4 }}
+  - {{ toYaml $constraint | indent 4 | trim }}
 {{- end }}
 {{- end }}
 {{- with .root.Values.imagePullSecrets }}
@@ -639,4 +640,16 @@ metadata:
   {{- end }}
 automountServiceAccountToken: false
 {{- end }}
+{{- end }}
+
+{{/*
+The image's entrypoint waits for the database before a command, 20 x 3 s by default, then exits.
+One-shot containers that exist to wait get the whole waitForMigrations timeout instead, so a slow
+database start does not turn into a crash loop.
+*/}}
+{{- define "airflow.databaseWaitEnv" -}}
+- name: CONNECTION_CHECK_MAX_COUNT
+  value: {{ max 1 (div .Values.waitForMigrations.timeoutSeconds 3) | quote }}
+- name: CONNECTION_CHECK_SLEEP_TIME
+  value: "3"
 {{- end }}

@@ -58,6 +58,7 @@ spec:
             {{- with .extraEnv }}
             {{- toYaml . | nindent 12 }}
             {{- end }}
+            {{- include "airflow.databaseWaitEnv" $root | nindent 12 }}
           {{- include "airflow.envFrom" . | nindent 10 }}
           securityContext:
             {{- include "airflow.containerSecurityContext" . | nindent 12 }}

@@ -27,7 +27,7 @@ metadata:
   {{- end }}
 spec:
   {{- if not .autoscaled }}
-  replicas: {{ .v.replicas | default 1 }}
+  replicas: {{ if hasKey .v "replicas" }}{{ .v.replicas }}{{ else }}1{{ end }}
   {{- end }}
   {{- if eq .kind "StatefulSet" }}
   serviceName: {{ .serviceName }}
