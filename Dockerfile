@@ -29,6 +29,9 @@ ARG UV_VERSION="0.13.9"
 ARG DEV_APT_DEPS="gcc libc6-dev pkg-config libldap-dev|libldap2-dev libsasl2-dev default-libmysqlclient-dev unixodbc-dev"
 ARG ADDITIONAL_DEV_APT_DEPS=""
 ARG AIRFLOW_VENV="/opt/airflow-venv"
+# true: install only from docker-context-files/ (wheels, debs/build, debs/runtime) with no network at
+# all; `invoke fill-context-files` fills the folder. See docs/air-gapped.md.
+ARG INSTALL_FROM_CONTEXT_FILES="false"
 # The flavour defaults to the X.Y that starts the base image's tag (python:3.12-slim-bookworm → 3.12);
 # a base whose tag does not start that way needs AIRFLOW_PYTHON_VERSION passed explicitly.
 ARG PYTHON_BASE_TAG=${PYTHON_BASE_IMAGE##*:}
@@ -47,9 +50,14 @@ COPY image/scripts/ /usr/local/lib/airflow-image/
 # mounted, never copied, so it is in no layer.
 RUN --mount=type=cache,target=/var/cache/apt,id=apt-archives-${PYTHON_BASE_IMAGE},sharing=locked \
     --mount=type=cache,target=/var/lib/apt/lists,id=apt-lists-${PYTHON_BASE_IMAGE},sharing=locked \
+    --mount=type=bind,source=docker-context-files,target=/context/docker-context-files \
     --mount=type=secret,id=cacert \
     <<EOF
 source /usr/local/lib/airflow-image/common.sh
+if [[ ${INSTALL_FROM_CONTEXT_FILES} == true ]]; then
+    install_local_debs /context/docker-context-files/debs/build
+    exit 0
+fi
 use_ca_bundle_if_given
 apt_get update -qq
 # resolved into a variable first: a failure inside $(…) used as arguments would not stop the build
@@ -60,12 +68,18 @@ apt_get install -y -qq --no-install-recommends ${packages} >/dev/null
 EOF
 
 RUN --mount=type=cache,target=/root/.cache/pip,id=pip-cache \
+    --mount=type=bind,source=docker-context-files,target=/context/docker-context-files \
     --mount=type=secret,id=cacert \
     <<EOF
 source /usr/local/lib/airflow-image/common.sh
 use_ca_bundle_if_given
 python -m venv /opt/uv
-/opt/uv/bin/pip install --quiet --disable-pip-version-check "uv==${UV_VERSION}"
+local_only=()
+if [[ ${INSTALL_FROM_CONTEXT_FILES} == true ]]; then
+    local_only=(--no-index --find-links /context/docker-context-files --find-links /context/docker-context-files/wheels)
+fi
+/opt/uv/bin/pip install --quiet --disable-pip-version-check "${local_only[@]}" "uv==${UV_VERSION}" \
+    || fail "cannot install uv==${UV_VERSION}${local_only:+ from docker-context-files/ (is its wheel there?)}"
 EOF
 
 ENV UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never UV_COMPILE_BYTECODE=1
@@ -88,24 +102,83 @@ constraints=$(select_constraints "${AIRFLOW_CONSTRAINTS}" "${AIRFLOW_VERSION}" "
 extras=${AIRFLOW_EXTRAS}${ADDITIONAL_AIRFLOW_EXTRAS:+,${ADDITIONAL_AIRFLOW_EXTRAS}}
 /opt/uv/bin/uv venv --quiet --python "$(command -v python)" "${AIRFLOW_VENV}"
 find_links=()
-if compgen -G '/context/docker-context-files/*.whl' >/dev/null; then
+if [[ ${INSTALL_FROM_CONTEXT_FILES} == true ]]; then
+    # Air-gapped: the folder is the only source, and the shared cache must not stand in for it.
+    find_links=(--offline --no-index --no-cache --find-links /context/docker-context-files
+                --find-links /context/docker-context-files/wheels)
+elif compgen -G '/context/docker-context-files/*.whl' >/dev/null; then
     find_links=(--find-links /context/docker-context-files)
 fi
+from_context=""
+[[ ${INSTALL_FROM_CONTEXT_FILES} != true ]] \
+    || from_context=" from docker-context-files/ (it lacks the distribution named above; see invoke fill-context-files)"
 uv_install() {
     # shellcheck disable=SC2086
     /opt/uv/bin/uv pip install --python "${AIRFLOW_VENV}/bin/python" "${find_links[@]}" \
         ${constraints:+--constraint "${constraints}"} "$@"
 }
 # Airflow alone first (seconds): an unknown extra stops the build before the long install.
-uv_install --quiet --no-deps "apache-airflow==${AIRFLOW_VERSION}"
+uv_install --quiet --no-deps "apache-airflow==${AIRFLOW_VERSION}" \
+    || fail "cannot install apache-airflow==${AIRFLOW_VERSION}${from_context}"
 check_extras_exist "${AIRFLOW_VENV}/bin/python" "${extras}"
 # shellcheck disable=SC2086
-uv_install "apache-airflow${extras:+[${extras}]}==${AIRFLOW_VERSION}" pip ${ADDITIONAL_PYTHON_DEPS}
+uv_install "apache-airflow${extras:+[${extras}]}==${AIRFLOW_VERSION}" pip ${ADDITIONAL_PYTHON_DEPS} \
+    || fail "installing apache-airflow[${extras}]==${AIRFLOW_VERSION} failed${from_context}"
 printf 'apache-airflow==%s\n' "${AIRFLOW_VERSION}" >/build-info/pin-airflow.txt
 # The shared libraries the installed extensions link against, as Debian package names: the
 # runtime stage installs exactly these, whatever the suite or architecture.
 runtime_packages_for "${AIRFLOW_VENV}" >/build-info/runtime-apt-deps.txt
 EOF
+
+########################################################################################################
+# `invoke fill-context-files` builds the targets below with the same build arguments as the image and
+# writes its files into docker-context-files/: a wheel for every installed distribution (sdists
+# such as python-ldap and mysqlclient built here, with the build stage's compilers), the uv wheel,
+# and the .deb files both stages install, with their dependencies. With them, the image builds with
+# INSTALL_FROM_CONTEXT_FILES=true under `--network none`.
+FROM build AS context-wheels
+ARG AIRFLOW_VENV="/opt/airflow-venv"
+ARG UV_VERSION="0.13.9"
+SHELL ["/bin/bash", "-o", "pipefail", "-e", "-u", "-c"]
+RUN --mount=type=cache,target=/root/.cache/pip,id=pip-cache \
+    --mount=type=secret,id=cacert \
+    <<EOF
+source /usr/local/lib/airflow-image/common.sh
+use_ca_bundle_if_given
+mkdir -p /out/wheels
+"${AIRFLOW_VENV}/bin/pip" freeze --all --exclude-editable >/tmp/installed.txt
+"${AIRFLOW_VENV}/bin/pip" wheel --quiet --no-deps --wheel-dir /out/wheels -r /tmp/installed.txt
+"${AIRFLOW_VENV}/bin/pip" download --quiet --no-deps --only-binary=:all: --dest /out/wheels "uv==${UV_VERSION}"
+EOF
+
+FROM ${PYTHON_BASE_IMAGE} AS context-debs
+ARG DEV_APT_DEPS="gcc libc6-dev pkg-config libldap-dev|libldap2-dev libsasl2-dev default-libmysqlclient-dev unixodbc-dev"
+ARG ADDITIONAL_DEV_APT_DEPS=""
+ARG RUNTIME_APT_DEPS="dumb-init ca-certificates curl git"
+ARG ADDITIONAL_RUNTIME_APT_DEPS=""
+SHELL ["/bin/bash", "-o", "pipefail", "-e", "-u", "-c"]
+RUN --mount=type=bind,from=build,source=/build-info,target=/build-info \
+    --mount=type=bind,from=build,source=/usr/local/lib/airflow-image,target=/usr/local/lib/airflow-image \
+    --mount=type=secret,id=cacert \
+    <<EOF
+source /usr/local/lib/airflow-image/common.sh
+use_ca_bundle_if_given
+rm -f /etc/apt/apt.conf.d/docker-clean
+apt_get update -qq
+# shellcheck disable=SC2086
+build_packages=$(resolve_apt_names ${DEV_APT_DEPS} ${ADDITIONAL_DEV_APT_DEPS})
+# shellcheck disable=SC2086,SC2046
+runtime_packages=$(resolve_apt_names ${RUNTIME_APT_DEPS} ${ADDITIONAL_RUNTIME_APT_DEPS} $(cat /build-info/runtime-apt-deps.txt))
+# Downloaded against the pristine base, so each set holds every dependency the base lacks.
+# shellcheck disable=SC2086
+download_debs /out/debs/build ${build_packages}
+# shellcheck disable=SC2086
+download_debs /out/debs/runtime ${runtime_packages}
+EOF
+
+FROM scratch AS docker-context-files
+COPY --from=context-wheels /out/ /
+COPY --from=context-debs /out/ /
 
 ########################################################################################################
 FROM ${PYTHON_BASE_IMAGE} AS main
@@ -123,6 +196,7 @@ ARG AIRFLOW_USER_HOME_DIR="/home/airflow"
 # certificates, curl for health checks, and git for the git DAG bundle.
 ARG RUNTIME_APT_DEPS="dumb-init ca-certificates curl git"
 ARG ADDITIONAL_RUNTIME_APT_DEPS=""
+ARG INSTALL_FROM_CONTEXT_FILES="false"
 
 SHELL ["/bin/bash", "-o", "pipefail", "-e", "-u", "-c"]
 
@@ -130,16 +204,21 @@ RUN --mount=type=cache,target=/var/cache/apt,id=apt-archives-${PYTHON_BASE_IMAGE
     --mount=type=cache,target=/var/lib/apt/lists,id=apt-lists-${PYTHON_BASE_IMAGE},sharing=locked \
     --mount=type=bind,from=build,source=/build-info,target=/build-info \
     --mount=type=bind,from=build,source=/usr/local/lib/airflow-image,target=/usr/local/lib/airflow-image \
+    --mount=type=bind,source=docker-context-files,target=/context/docker-context-files \
     --mount=type=secret,id=cacert \
     <<EOF
 source /usr/local/lib/airflow-image/common.sh
-use_ca_bundle_if_given
 rm -f /etc/apt/apt.conf.d/docker-clean
-apt_get update -qq
-# shellcheck disable=SC2086,SC2046
-packages=$(resolve_apt_names ${RUNTIME_APT_DEPS} ${ADDITIONAL_RUNTIME_APT_DEPS} $(cat /build-info/runtime-apt-deps.txt))
-# shellcheck disable=SC2086
-apt_get install -y -qq --no-install-recommends ${packages} >/dev/null
+if [[ ${INSTALL_FROM_CONTEXT_FILES} == true ]]; then
+    install_local_debs /context/docker-context-files/debs/runtime
+else
+    use_ca_bundle_if_given
+    apt_get update -qq
+    # shellcheck disable=SC2086,SC2046
+    packages=$(resolve_apt_names ${RUNTIME_APT_DEPS} ${ADDITIONAL_RUNTIME_APT_DEPS} $(cat /build-info/runtime-apt-deps.txt))
+    # shellcheck disable=SC2086
+    apt_get install -y -qq --no-install-recommends ${packages} >/dev/null
+fi
 rm -rf /var/log/apt /var/log/dpkg.log /var/cache/debconf/*-old
 # uid AIRFLOW_UID, primary group 0: any uid that runs with gid 0 (OpenShift) can write what it must.
 useradd --uid "${AIRFLOW_UID}" --gid 0 --no-log-init --create-home --home-dir "${AIRFLOW_USER_HOME_DIR}" \

@@ -94,3 +94,22 @@ runtime_packages_for() {
         done \
         | sort -u
 }
+
+# Installs every .deb in a folder, with no package index (air-gapped builds). An empty folder is
+# an error: the folder was not filled for this image.
+install_local_debs() {
+    local dir=$1
+    compgen -G "${dir}/*.deb" >/dev/null \
+        || fail "no .deb files in ${dir#/context/}; fill docker-context-files/ with invoke fill-context-files"
+    apt-get install -y -qq --no-install-recommends --no-download "${dir}"/*.deb >/dev/null \
+        || fail "installing the .deb files from ${dir#/context/} failed (a dependency missing from the folder is named above)"
+}
+
+# Downloads packages, and the dependencies the running system lacks, into a folder.
+download_debs() {
+    local dir=$1
+    shift
+    mkdir -p "${dir}/partial"
+    apt_get install -y -qq --no-install-recommends --download-only -o "Dir::Cache::archives=${dir}" "$@" >/dev/null
+    rm -rf "${dir}/partial" "${dir}/lock"
+}

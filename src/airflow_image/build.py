@@ -38,7 +38,14 @@ class BuildOptions:
     airflow_uid: int | None = None
     airflow_home: str | None = None
     no_cache: bool = False
+    offline: bool = False
+    db_clients: tuple[str, ...] | None = None
+    context: Path | None = None  # default: the repository root
     output: str = "load"
+
+
+# The Dockerfile target that holds what an air-gapped build needs (see the Dockerfile's last stages).
+CONTEXT_FILES_TARGET = "docker-context-files"
 
 
 def choose_base_image(
@@ -56,16 +63,20 @@ def choose_base_image(
     return official, None
 
 
-def context_files(root: Path, constraints_file: Path | None) -> list[tuple[str, bytes]]:
+def context_of(settings: ProjectSettings, options: BuildOptions) -> Path:
+    return options.context or settings.root
+
+
+def context_files(context: Path, constraints_file: Path | None) -> list[tuple[str, bytes]]:
     """Every file of the build context that decides the image's content."""
     paths = [
-        root / "Dockerfile",
-        *sorted((root / "image").rglob("*")),
-        *sorted((root / "docker-context-files").rglob("*")),
+        context / "Dockerfile",
+        *sorted((context / "image").rglob("*")),
+        *sorted((context / "docker-context-files").rglob("*")),
     ]
     if constraints_file is not None:
         paths.append(constraints_file)
-    return [(str(p.relative_to(root)), p.read_bytes()) for p in paths if p.is_file()]
+    return [(str(p.relative_to(context)), p.read_bytes()) for p in paths if p.is_file()]
 
 
 def plan_build(
@@ -81,7 +92,7 @@ def plan_build(
     matrix.check_python(release.version, python)
     constraints_file = None
     if options.constraints == "lock":
-        constraints_file = existing_lock(settings.constraints_dir, release.version, python)
+        constraints_file = existing_lock(context_of(settings, options) / "constraints", release.version, python)
     if options.variant == "slim" and options.extras:
         raise InvalidBuildOption("the slim variant has no extras; drop --extras or build the regular variant")
     extras = (
@@ -106,15 +117,19 @@ def plan_build(
         vcs_ref=source.revision,
         source_url=settings.source_url,
         platforms=options.platforms,
-        network=settings.build_network,
+        # an air-gapped build gets no network at all: that is what proves the folder is complete
+        network="none" if options.offline else settings.build_network,
         ca_bundle=options.ca_bundle,
         secret_files=options.secret_files,
         airflow_uid=options.airflow_uid,
         airflow_home=options.airflow_home,
         no_cache=options.no_cache,
+        offline=options.offline,
+        db_clients=options.db_clients,
         output=options.output,
     )
-    digest = inputs_hash(build_arg_pairs=build_args(request), files=context_files(settings.root, constraints_file))
+    files = context_files(context_of(settings, options), constraints_file)
+    digest = inputs_hash(build_arg_pairs=build_args(request), files=files)
     return replace(request, inputs_hash=digest)
 
 
@@ -133,7 +148,8 @@ def build_image(
             f"note: no base image for Python {request.python} on this host; the engine will pull "
             f"{request.base_image} (dev/setup-host.sh makes local stand-ins where it cannot)"
         )
-    runner.run(buildx_command(request, context=settings.root, dockerfile=settings.dockerfile))
+    context = context_of(settings, options)
+    runner.run(buildx_command(request, context=context, dockerfile=context / "Dockerfile"))
     return request
 
 
@@ -143,3 +159,23 @@ def require_local_base(request: BuildRequest) -> None:
             f"base image {request.base_image} for Python {request.python} is not on this host; "
             "pull it, run dev/setup-host.sh for a stand-in, or pass --base-image"
         )
+
+
+def fill_context_files(
+    settings: ProjectSettings, matrix: VersionMatrix, options: BuildOptions, runner: CommandRunner, *, dest: Path
+) -> BuildRequest:
+    """Writes into `dest` everything an air-gapped build of the same options needs: wheels for every
+    distribution, the uv wheel, and the build and runtime .deb files (the Dockerfile's
+    docker-context-files target, built with the same build arguments as the image)."""
+    if options.offline:
+        raise InvalidBuildOption("filling docker-context-files needs the network; drop --offline")
+    request = plan_build(
+        settings, matrix, options,
+        lookup=lambda ref: inspect_image(runner, ref),
+        source=source_info(runner, settings.root),
+    )
+    request = replace(request, target=CONTEXT_FILES_TARGET, output="local", output_dir=dest, tags=())
+    context = context_of(settings, options)
+    dest.mkdir(parents=True, exist_ok=True)
+    runner.run(buildx_command(request, context=context, dockerfile=context / "Dockerfile"))
+    return request

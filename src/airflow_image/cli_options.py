@@ -25,6 +25,13 @@ def _words(value: str) -> tuple[str, ...]:
     return tuple(value.split())
 
 
+def _secret(value: str) -> tuple[str, Path]:
+    secret_id, sep, path = value.partition("=")
+    if not sep or not secret_id or not Path(path).is_file():
+        raise argparse.ArgumentTypeError(f"{value!r} is not ID=PATH with an existing file")
+    return secret_id, Path(path)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, typed, no usage dump
         raise InvalidBuildOption(message)
@@ -51,6 +58,24 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
     p.add_argument("--airflow-uid", type=int, default=None)
     p.add_argument("--airflow-home", default=None)
     p.add_argument("--no-cache", action="store_true")
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        help="install only from docker-context-files/, with no network (see fill-context-files)",
+    )
+    p.add_argument(
+        "--db-clients",
+        type=_csv,
+        default=None,
+        help="database client libraries in the image: any of postgres,mysql,mssql ('' for none)",
+    )
+    p.add_argument(
+        "--secret",
+        action="append",
+        default=[],
+        type=_secret,
+        help="ID=PATH: a BuildKit secret (pip.conf, uv.toml or netrc for private indexes)",
+    )
     p.add_argument("--image", default=None, help="(test sessions) the image to test instead of the default tag")
     return p
 
@@ -89,5 +114,8 @@ def parse_build_options(
         airflow_uid=ns.airflow_uid,
         airflow_home=ns.airflow_home,
         no_cache=ns.no_cache,
+        offline=ns.offline,
+        db_clients=ns.db_clients,
+        secret_files=tuple(ns.secret),
     )
     return options, ns.image, rest

@@ -14,6 +14,9 @@ from pathlib import Path
 from .errors import InvalidBuildOption
 
 VARIANTS = ("regular", "slim")
+DATABASE_CLIENTS = ("postgres", "mysql", "mssql")
+# BuildKit secret ids the Dockerfile reads for private package indexes.
+INDEX_SECRET_IDS = ("pip.conf", "uv.toml", "netrc")
 _EXTRA = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _PLATFORM = re.compile(r"^linux/(amd64|arm64)$")
 # The proxy CA and private-index credentials reach the build only as these BuildKit secrets.
@@ -45,7 +48,11 @@ class BuildRequest:
     airflow_home: str | None = None
     inputs_hash: str = ""
     no_cache: bool = False
-    output: str = "load"  # load | push | none
+    offline: bool = False
+    db_clients: tuple[str, ...] | None = None  # None: the Dockerfile's defaults
+    target: str | None = None
+    output: str = "load"  # load | push | local | none
+    output_dir: Path | None = None
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -58,10 +65,21 @@ class BuildRequest:
         for platform in self.platforms:
             if not _PLATFORM.match(platform):
                 raise InvalidBuildOption(f"platform {platform!r} is not one of: linux/amd64, linux/arm64")
-        if self.output not in ("load", "push", "none"):
-            raise InvalidBuildOption(f"output {self.output!r} is not one of: load, push, none")
-        if not self.tags and self.output != "none":
+        if self.output not in ("load", "push", "local", "none"):
+            raise InvalidBuildOption(f"output {self.output!r} is not one of: load, push, local, none")
+        if (self.output == "local") != (self.output_dir is not None):
+            raise InvalidBuildOption("a local output needs an output directory, and only a local output takes one")
+        if not self.tags and self.output in ("load", "push"):
             raise InvalidBuildOption("an image that is loaded or pushed needs at least one tag")
+        for client in self.db_clients or ():
+            if client not in DATABASE_CLIENTS:
+                raise InvalidBuildOption(f"database client {client!r} is not one of: {', '.join(DATABASE_CLIENTS)}")
+        accepted_secrets = (*INDEX_SECRET_IDS, CA_SECRET_ID)
+        for secret_id, _ in self.secret_files:
+            if secret_id not in accepted_secrets:
+                raise InvalidBuildOption(
+                    f"secret id {secret_id!r} is not one the Dockerfile reads: {', '.join(accepted_secrets)}"
+                )
         if self.airflow_uid is not None and not 0 < self.airflow_uid < 2**31:
             raise InvalidBuildOption(f"AIRFLOW_UID {self.airflow_uid} is not a uid between 1 and 2147483647")
 
@@ -88,7 +106,10 @@ def build_args(request: BuildRequest) -> list[tuple[str, str]]:
         ("VCS_REF", request.vcs_ref),
         ("SOURCE_URL", request.source_url),
         ("BUILD_INPUTS_HASH", request.inputs_hash),
+        ("INSTALL_FROM_CONTEXT_FILES", "true" if request.offline else ""),
     ]
+    if request.db_clients is not None:
+        optional += [(f"INSTALL_{c.upper()}_CLIENT", str(c in request.db_clients).lower()) for c in DATABASE_CLIENTS]
     return args + [(k, v) for k, v in optional if v]
 
 
@@ -108,12 +129,16 @@ def buildx_command(request: BuildRequest, *, context: Path, dockerfile: Path | N
         argv += ["--secret", f"id={secret_id},src={path}"]
     if request.no_cache:
         argv.append("--no-cache")
+    if request.target:
+        argv += ["--target", request.target]
     for tag in request.tags:
         argv += ["--tag", tag]
     if request.output == "load":
         argv.append("--load")
     elif request.output == "push":
         argv.append("--push")
+    elif request.output == "local":
+        argv += ["--output", f"type=local,dest={request.output_dir}"]
     argv.append(str(context))
     return argv
 

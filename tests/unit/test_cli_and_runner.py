@@ -24,6 +24,9 @@ from airflow_image.runner import SubprocessRunner
         (["--platform", "linux/arm64"], "platforms", ("linux/arm64",)),
         (["--airflow-uid", "1000"], "airflow_uid", 1000),
         (["--no-cache"], "no_cache", True),
+        (["--offline"], "offline", True),
+        (["--db-clients", "postgres,mssql"], "db_clients", ("postgres", "mssql")),
+        (["--db-clients", ""], "db_clients", ()),
         ([], "extras", None),
     ],
 )
@@ -106,3 +109,12 @@ def test_lock_paths(settings):
     assert pinned_version("# x\nApache_Airflow==3.3.2\nfoo==1 ; python_version<'4'\n", "apache-airflow") == "3.3.2"
     assert pinned_version("foo==1 ; python_version<'4'\n", "foo") == "1"
     assert pinned_version("foo==1\n", "bar") is None
+
+
+def test_secret_option(tmp_path):
+    conf = tmp_path / "uv.toml"
+    conf.write_text("")
+    options, _, _ = parse_build_options(["--secret", f"uv.toml={conf}"], python="3.12", environ={})
+    assert options.secret_files == (("uv.toml", conf),)
+    with pytest.raises(InvalidBuildOption, match="is not ID=PATH with an existing file"):
+        parse_build_options(["--secret", "uv.toml"], python="3.12", environ={})

@@ -51,3 +51,9 @@ def test_readme_commands_name_the_default_version(root, matrix):
     version = matrix.default_release().version
     for ref in re.findall(r"airflow:(\d[^\s-]*)-python", readme):
         assert ref == version, f"README runs airflow:{ref}-…, the default version is {version}"
+
+
+def test_the_production_image_is_the_default_target(root):
+    # `docker build .` builds the last stage: it must be the image, not a helper stage
+    stages = re.findall(r"^FROM \S+ AS (\S+)$", (root / "Dockerfile").read_text(), re.M)
+    assert stages[-1] == "main", stages

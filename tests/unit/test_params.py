@@ -57,6 +57,19 @@ ALWAYS = [
         ),
         ({"source_url": "https://example.org/x"}, [("SOURCE_URL", "https://example.org/x")]),
         ({"inputs_hash": "sha256:00"}, [("BUILD_INPUTS_HASH", "sha256:00")]),
+        ({"offline": True}, [("INSTALL_FROM_CONTEXT_FILES", "true")]),
+        (
+            {"db_clients": ("mssql",)},
+            [("INSTALL_POSTGRES_CLIENT", "false"), ("INSTALL_MYSQL_CLIENT", "false"), ("INSTALL_MSSQL_CLIENT", "true")],
+        ),
+        (
+            {"db_clients": ()},
+            [
+                ("INSTALL_POSTGRES_CLIENT", "false"),
+                ("INSTALL_MYSQL_CLIENT", "false"),
+                ("INSTALL_MSSQL_CLIENT", "false"),
+            ],
+        ),
     ],
 )
 def test_build_args(overrides, extra_args):
@@ -85,7 +98,7 @@ def test_buildx_command_full():
         network="host",
         platforms=("linux/amd64", "linux/arm64"),
         ca_bundle=Path("/certs/ca.pem"),
-        secret_files=(("uv-toml", Path("/home/u/uv.toml")),),
+        secret_files=(("uv.toml", Path("/home/u/uv.toml")),),
         no_cache=True,
         output="push",
         tags=("r/airflow:a", "r/airflow:b"),
@@ -98,11 +111,19 @@ def test_buildx_command_full():
     assert ("--network", "host") in pairs
     assert ("--platform", "linux/amd64,linux/arm64") in pairs
     assert ("--secret", "id=cacert,src=/certs/ca.pem") in pairs
-    assert ("--secret", "id=uv-toml,src=/home/u/uv.toml") in pairs
+    assert ("--secret", "id=uv.toml,src=/home/u/uv.toml") in pairs
     assert ("--tag", "r/airflow:a") in pairs and ("--tag", "r/airflow:b") in pairs
     assert "--no-cache" in argv and "--push" in argv and "--load" not in argv
     # the CA bundle is never a build argument (build args land in the image history)
     assert not any("ca.pem" in a for a in argv if a.startswith(("PYTHON", "AIRFLOW", "BUILD")))
+
+
+def test_buildx_command_local_output_of_a_target():
+    request = req(target="docker-context-files", output="local", output_dir=Path("/out"), tags=())
+    argv = buildx_command(request, context=Path("."))
+    assert ("--target", "docker-context-files") in list(itertools.pairwise(argv))
+    assert ("--output", "type=local,dest=/out") in list(itertools.pairwise(argv))
+    assert "--load" not in argv and "--tag" not in argv
 
 
 def test_buildx_command_minimal_loads():
@@ -120,6 +141,9 @@ def test_buildx_command_minimal_loads():
         ({"output": "tar"}, "output 'tar' is not one of"),
         ({"tags": ()}, "needs at least one tag"),
         ({"airflow_uid": 0}, "AIRFLOW_UID 0 is not a uid"),
+        ({"db_clients": ("oracle",)}, "database client 'oracle' is not one of: postgres, mysql, mssql"),
+        ({"secret_files": (("pipconf", Path("/x")),)}, "secret id 'pipconf' is not one the Dockerfile reads"),
+        ({"output": "local"}, "a local output needs an output directory"),
     ],
 )
 def test_bad_requests_are_refused_with_one_line(overrides, message):
