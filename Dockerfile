@@ -70,9 +70,13 @@ EOF
 RUN --mount=type=cache,target=/root/.cache/pip,id=pip-cache \
     --mount=type=bind,source=docker-context-files,target=/context/docker-context-files \
     --mount=type=secret,id=cacert \
+    --mount=type=secret,id=pip.conf \
+    --mount=type=secret,id=uv.toml \
+    --mount=type=secret,id=netrc \
     <<EOF
 source /usr/local/lib/airflow-image/common.sh
 use_ca_bundle_if_given
+use_index_secrets_if_given
 python -m venv /opt/uv
 local_only=()
 if [[ ${INSTALL_FROM_CONTEXT_FILES} == true ]]; then
@@ -90,9 +94,13 @@ RUN --mount=type=cache,target=/root/.cache/uv,id=uv-cache \
     --mount=type=bind,source=constraints,target=/context/constraints \
     --mount=type=bind,source=docker-context-files,target=/context/docker-context-files \
     --mount=type=secret,id=cacert \
+    --mount=type=secret,id=pip.conf \
+    --mount=type=secret,id=uv.toml \
+    --mount=type=secret,id=netrc \
     <<EOF
 source /usr/local/lib/airflow-image/common.sh
 use_ca_bundle_if_given
+use_index_secrets_if_given
 python_flavour=$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 # The python.version label is derived from the base's tag; it must not lie.
 [[ ${python_flavour} == "${AIRFLOW_PYTHON_VERSION}" ]] \
@@ -156,6 +164,9 @@ ARG DEV_APT_DEPS="gcc libc6-dev pkg-config libldap-dev|libldap2-dev libsasl2-dev
 ARG ADDITIONAL_DEV_APT_DEPS=""
 ARG RUNTIME_APT_DEPS="dumb-init ca-certificates curl git"
 ARG ADDITIONAL_RUNTIME_APT_DEPS=""
+ARG INSTALL_POSTGRES_CLIENT="true"
+ARG INSTALL_MYSQL_CLIENT="true"
+ARG INSTALL_MSSQL_CLIENT="false"
 SHELL ["/bin/bash", "-o", "pipefail", "-e", "-u", "-c"]
 RUN --mount=type=bind,from=build,source=/build-info,target=/build-info \
     --mount=type=bind,from=build,source=/usr/local/lib/airflow-image,target=/usr/local/lib/airflow-image \
@@ -168,7 +179,8 @@ apt_get update -qq
 # shellcheck disable=SC2086
 build_packages=$(resolve_apt_names ${DEV_APT_DEPS} ${ADDITIONAL_DEV_APT_DEPS})
 # shellcheck disable=SC2086,SC2046
-runtime_packages=$(resolve_apt_names ${RUNTIME_APT_DEPS} ${ADDITIONAL_RUNTIME_APT_DEPS} $(cat /build-info/runtime-apt-deps.txt))
+runtime_packages=$(resolve_apt_names ${RUNTIME_APT_DEPS} ${ADDITIONAL_RUNTIME_APT_DEPS} $(database_client_packages) \
+    $(cat /build-info/runtime-apt-deps.txt))
 # Downloaded against the pristine base, so each set holds every dependency the base lacks.
 # shellcheck disable=SC2086
 download_debs /out/debs/build ${build_packages}
@@ -197,6 +209,11 @@ ARG AIRFLOW_USER_HOME_DIR="/home/airflow"
 ARG RUNTIME_APT_DEPS="dumb-init ca-certificates curl git"
 ARG ADDITIONAL_RUNTIME_APT_DEPS=""
 ARG INSTALL_FROM_CONTEXT_FILES="false"
+# Database client libraries, whatever the extras link against: PostgreSQL's libpq, Debian's MariaDB
+# client library (MySQL-compatible), and MSSQL through FreeTDS + unixODBC (off by default).
+ARG INSTALL_POSTGRES_CLIENT="true"
+ARG INSTALL_MYSQL_CLIENT="true"
+ARG INSTALL_MSSQL_CLIENT="false"
 
 SHELL ["/bin/bash", "-o", "pipefail", "-e", "-u", "-c"]
 
@@ -215,7 +232,8 @@ else
     use_ca_bundle_if_given
     apt_get update -qq
     # shellcheck disable=SC2086,SC2046
-    packages=$(resolve_apt_names ${RUNTIME_APT_DEPS} ${ADDITIONAL_RUNTIME_APT_DEPS} $(cat /build-info/runtime-apt-deps.txt))
+    packages=$(resolve_apt_names ${RUNTIME_APT_DEPS} ${ADDITIONAL_RUNTIME_APT_DEPS} $(database_client_packages) \
+        $(cat /build-info/runtime-apt-deps.txt))
     # shellcheck disable=SC2086
     apt_get install -y -qq --no-install-recommends ${packages} >/dev/null
 fi

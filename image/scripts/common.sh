@@ -113,3 +113,35 @@ download_debs() {
     apt_get install -y -qq --no-install-recommends --download-only -o "Dir::Cache::archives=${dir}" "$@" >/dev/null
     rm -rf "${dir}/partial" "${dir}/lock"
 }
+
+# Private package indexes: configuration and credentials come in as BuildKit secrets (a pip.conf,
+# a uv.toml, a netrc), are read where they are mounted, and never reach a layer or the history.
+use_index_secrets_if_given() {
+    [[ -s /run/secrets/pip.conf ]] && export PIP_CONFIG_FILE=/run/secrets/pip.conf
+    [[ -s /run/secrets/uv.toml ]] && export UV_CONFIG_FILE=/run/secrets/uv.toml
+    [[ -s /run/secrets/netrc ]] && export NETRC=/run/secrets/netrc
+    if [[ -s /run/secrets/pip.conf && ! -s /run/secrets/uv.toml ]]; then
+        # uv does not read pip.conf: hand it pip's index settings
+        eval "$(python - <<'PY'
+import configparser, shlex
+config = configparser.ConfigParser()
+config.read("/run/secrets/pip.conf")
+index = config.get("global", "index-url", fallback="")
+extra = " ".join(config.get("global", "extra-index-url", fallback="").split())
+if index:
+    print(f"export UV_DEFAULT_INDEX={shlex.quote(index)}")
+if extra:
+    print(f"export UV_INDEX={shlex.quote(extra)}")
+PY
+)"
+    fi
+    return 0
+}
+
+# Runtime packages chosen by the INSTALL_*_CLIENT switches.
+database_client_packages() {
+    [[ ${INSTALL_POSTGRES_CLIENT:-true} == true ]] && echo libpq5
+    [[ ${INSTALL_MYSQL_CLIENT:-true} == true ]] && echo "libmariadb3|libmariadb3t64"
+    [[ ${INSTALL_MSSQL_CLIENT:-false} == true ]] && echo "freetds-bin tdsodbc unixodbc"
+    return 0
+}
