@@ -4,9 +4,9 @@
 # Python flavours Debian ships. Idempotent: every step checks first and does nothing
 # where the engine or the images already exist (real `python:*` images win over stand-ins).
 #
-#   dev/setup-host.sh [tools] [engine] [base-images] [registry]
+#   dev/setup-host.sh [tools] [engine] [base-images] [registry] [service-images]
 #
-# With no argument it does all four. Needs root and a Debian host (CI, dev boxes).
+# With no argument it does all five. Needs root and a Debian host (CI, dev boxes).
 set -euo pipefail
 
 log() { printf '[setup-host] %s\n' "$*" >&2; }
@@ -151,6 +151,24 @@ step_registry() {
     pkill -x docker-registry 2>/dev/null || true
 }
 
+# Stand-ins for the official postgres/redis images the compose quick start runs with:
+# Debian's postgresql-15 / redis-server on the bookworm rootfs (real images win, as for python).
+make_service_standin() {
+    local name=$1 tag=$2 real=$3 ref="$STANDIN_PREFIX/$1:$2"
+    if image_exists "$real"; then log "real image $real present, no stand-in needed"; return 0; fi
+    if image_exists "$ref"; then log "stand-in $ref present"; return 0; fi
+    local root
+    root=$(debian_rootfs_image bookworm)
+    log "building stand-in $ref"
+    docker build --network host -q -t "$ref" --build-arg ROOTFS="$root" \
+        -f "$(dirname "$0")/standin/$name.Dockerfile" "$(dirname "$0")/standin" >/dev/null
+}
+
+step_service_images() {
+    make_service_standin postgres 15-bookworm postgres:16
+    make_service_standin redis 7-bookworm redis:7
+}
+
 step_base_images() {
     local pair
     for pair in $DEBIAN_FLAVOURS; do
@@ -162,7 +180,7 @@ main() {
     [[ $(id -u) == 0 ]] || die "needs root (it installs Debian packages and starts dockerd)"
     mkdir -p "$STATE_DIR"
     local -a steps=("$@")
-    (( ${#steps[@]} )) || steps=(tools engine base-images registry)
+    (( ${#steps[@]} )) || steps=(tools engine base-images registry service-images)
     local s
     for s in "${steps[@]}"; do
         case $s in
@@ -170,7 +188,8 @@ main() {
             engine) step_engine ;;
             base-images) docker info >/dev/null 2>&1 || step_engine; step_base_images ;;
             registry) step_registry ;;
-            *) die "unknown step '$s' (accepted: tools, engine, base-images, registry)" ;;
+            service-images) docker info >/dev/null 2>&1 || step_engine; step_service_images ;;
+            *) die "unknown step '$s' (accepted: tools, engine, base-images, registry, service-images)" ;;
         esac
     done
 }

@@ -53,3 +53,35 @@ class CommandFailed(AirflowImageError):
 
 class MetadataError(AirflowImageError):
     """Package metadata could not be read from the index."""
+
+
+class RegistryError(AirflowImageError):
+    """A registry answered in a way a release cannot continue from."""
+
+
+class RegistryUnreachable(RegistryError):
+    """No answer from the registry (refused, timed out, DNS) after the retries."""
+
+
+class RegistryAuthError(RegistryError):
+    """Credentials are missing or the registry rejected them."""
+
+
+class RegistryMismatch(RegistryError):
+    """A tag read back from the registry does not point at what was just pushed."""
+
+
+class ReleaseRefused(AirflowImageError):
+    """A release that could not finish, refused before anything was built."""
+
+
+class ImageTestsFailed(AirflowImageError):
+    """A flavour's image tests failed; a release then pushes nothing."""
+
+
+class InvalidComposeOption(AirflowImageError):
+    """An `invoke compose` option (executor, port, image reference, output path) has a bad value."""
+
+
+class DocsError(AirflowImageError):
+    """The docs' sources disagree with the code (an undocumented Dockerfile ARG, an unknown generated section)."""
