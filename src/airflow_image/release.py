@@ -1,0 +1,330 @@
+"""Releasing images: plan every flavour, refuse up front what cannot finish, build all, test all,
+and only then push all — or nothing. Single-image `tag` and `push` are the steps a release is made of.
+
+Idempotent by build inputs, not digests (rebuilds are not bit-identical): a tag whose image carries
+the planned inputs hash is left alone, and a flavour with some tags already current (an interrupted
+release) gets its other tags pointed at that same manifest, registry-side, without a rebuild.
+"""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+
+from .build import BuildOptions, build_image, plan_build
+from .credentials import Credentials, CredentialSources, find_credentials
+from .engine import LocalImage, inspect_image, source_info
+from .errors import AirflowImageError, ImageTestsFailed, RegistryError, RegistryMismatch, ReleaseRefused
+from .matrix import VersionMatrix
+from .params import BuildRequest
+from .registry import RegistryClient, split_ref
+from .release_plan import (
+    BUILD,
+    COPY,
+    CURRENT,
+    SKIP,
+    FlavourPlan,
+    Registry,
+    ReleaseOptions,
+    ReleasePlan,
+    TagResult,
+    copy_source,
+    flavour_tags,
+    format_plan,
+    format_summary,
+    select_flavours,
+    tag_state,
+)
+from .runner import CommandRunner
+from .settings import ProjectSettings
+
+ClientFactory = Callable[..., RegistryClient]
+_PUSHED_DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
+
+
+# -- single images: the steps of a release ------------------------------------------------------------
+
+
+def tag_image(runner: CommandRunner, source: str, targets: tuple[str, ...]) -> None:
+    for target in targets:
+        if target != source:
+            runner.run(["docker", "tag", source, target])
+
+
+def push_image(runner: CommandRunner, ref: str, *, env: dict[str, str] | None) -> str:
+    """`docker push`; returns the digest the client says it pushed ("" in a dry run)."""
+    result = runner.run(["docker", "push", ref], capture=True, env=env)
+    if runner.dry_run:
+        return ""
+    found = _PUSHED_DIGEST.findall(result.stdout)
+    if found:
+        return found[-1]
+    local = inspect_image(runner, ref)
+    ref_parts = split_ref(ref)
+    prefix = f"{ref_parts.host}/{ref_parts.repository}@"
+    return next((d.partition("@")[2] for d in (local.repo_digests if local else ()) if d.startswith(prefix)), "")
+
+
+def read_back(client: RegistryClient, ref: str, expected: str, action: str) -> TagResult:
+    """What the registry now says the tag is; refuses to report a digest other than the one just pushed."""
+    parts = split_ref(ref)
+    digest = client.head_manifest(parts.repository, parts.tag)
+    if digest != expected:
+        raise RegistryMismatch(f"{ref} points at {digest or 'nothing'} in the registry, not at {expected} as pushed")
+    return TagResult(ref=ref, digest=digest, size=client.image_size(parts.repository, parts.tag) or 0, action=action)
+
+
+@contextmanager
+def push_environment(
+    runner: CommandRunner, host: str, credentials: Credentials | None, sources: CredentialSources | None
+) -> Iterator[dict[str, str] | None]:
+    """The DOCKER_CONFIG `docker push` runs with. Credentials from the environment are logged in to a
+    throw-away config (password on stdin), so the user's own config is never written."""
+    if credentials is not None and credentials.source == "environment":
+        with tempfile.TemporaryDirectory(prefix="airflow-image-push-") as config:
+            env = {"DOCKER_CONFIG": config}
+            runner.run(
+                ["docker", "login", "--username", credentials.username, "--password-stdin", host],
+                input=credentials.password,
+                capture=True,
+                env=env,
+            )
+            yield env
+        return
+    yield {"DOCKER_CONFIG": str(sources.docker_config)} if sources is not None else None
+
+
+def _client_for(
+    host: str, sources: CredentialSources | None, runner: CommandRunner, client_factory: ClientFactory
+) -> tuple[RegistryClient, Credentials | None]:
+    credentials = find_credentials(host, sources, runner) if sources is not None else None
+    return client_factory(host, credentials=credentials), credentials
+
+
+def tag_for_release(
+    settings: ProjectSettings, matrix: VersionMatrix, *, image: str, registry: Registry, runner: CommandRunner
+) -> tuple[str, ...]:
+    """Gives a local image every name the convention gives its flavour (read from its labels)."""
+    local = inspect_image(runner, image)
+    if local is None:
+        raise ReleaseRefused(f"image {image} is not on this host; build it first (nox -s build_prod-X.Y)")
+    version, python = (
+        local.labels.get("org.apache.airflow.version"),
+        local.labels.get("org.apache.airflow.python.version"),
+    )
+    if not version or not python:
+        raise ReleaseRefused(f"image {image} has no org.apache.airflow.version/python.version labels; not built here")
+    release = matrix.get(version)
+    variant = local.labels.get("org.apache.airflow.variant", "regular")
+    refs = tuple(registry.ref(settings.image_name, t) for t in flavour_tags(matrix, release, python, variant))
+    tag_image(runner, image, refs)
+    return refs
+
+
+def push_images(
+    refs: tuple[str, ...],
+    *,
+    credentials: CredentialSources | None,
+    runner: CommandRunner,
+    client_factory: ClientFactory = RegistryClient,
+) -> tuple[TagResult, ...]:
+    """Pushes each ref and reads it back from the registry."""
+    results = []
+    for ref in refs:
+        parts = split_ref(ref)
+        client, found = _client_for(parts.host, credentials, runner, client_factory)
+        client.check_access(parts.repository, push=True)
+        with push_environment(runner, parts.host, found, credentials) as env:
+            digest = push_image(runner, ref, env=env)
+        if not runner.dry_run:
+            results.append(read_back(client, ref, digest, "pushed"))
+    return tuple(results)
+
+
+# -- the release ----------------------------------------------------------------------------------------
+
+
+def _build_options(options: ReleaseOptions, version: str, python: str, variant: str, ref: str) -> BuildOptions:
+    return BuildOptions(
+        airflow_version=version,
+        python=python,
+        variant=variant,
+        extras=None if variant == "slim" else options.extras,
+        constraints=options.constraints,
+        ca_bundle=options.ca_bundle,
+        tags=(ref,),
+    )
+
+
+def _remote_image_exists(runner: CommandRunner, ref: str) -> bool:
+    """Whether a registry serves `ref`, asked through the docker CLI (it knows the default registry)."""
+    result = runner.run(
+        ["docker", "buildx", "imagetools", "inspect", ref], capture=True, check=False, quiet=True, read_only=True
+    )
+    return result.returncode == 0
+
+
+def plan_release(
+    settings: ProjectSettings,
+    matrix: VersionMatrix,
+    options: ReleaseOptions,
+    *,
+    runner: CommandRunner,
+    client: RegistryClient | None,
+) -> ReleasePlan:
+    release = matrix.get(options.airflow_version) if options.airflow_version else matrix.default_release()
+    shell = ReleasePlan(release.version, settings.image_name, options.registry, ())
+    cache: dict[str, LocalImage | None] = {}
+    lookup = lambda ref: cache[ref] if ref in cache else cache.setdefault(ref, inspect_image(runner, ref))  # noqa: E731
+    source = source_info(runner, settings.root)
+    flavours: list[FlavourPlan] = []
+    for python, variant in select_flavours(release, options.pythons, options.variants):
+        tags = flavour_tags(matrix, release, python, variant)
+        build = _build_options(options, release.version, python, variant, shell.ref(tags[0]))
+        try:
+            request = plan_build(settings, matrix, build, lookup=lookup, source=source)
+        except AirflowImageError as exc:
+            flavours.append(FlavourPlan(python, variant, tags, problem=str(exc)))
+            continue
+        problem = ""
+        if not request.base_image_digest and not _remote_image_exists(runner, request.base_image):
+            problem = f"base image {request.base_image} is neither on this host nor served by a registry"
+        flavours.append(FlavourPlan(python, variant, tags, request, problem))
+    problems: list[str] = []
+    if options.registry is None:
+        problems.append("no registry to release to; pass --registry HOST[:PORT][/NAMESPACE]")
+    elif client is not None:
+        try:
+            client.check_access(shell.repository, push=True)
+            flavours = [_with_states(f, client, shell.repository) for f in flavours]
+        except RegistryError as exc:
+            problems.append(str(exc))
+    return replace(shell, flavours=tuple(flavours), problems=tuple(problems))
+
+
+def _with_states(flavour: FlavourPlan, client: RegistryClient, repository: str) -> FlavourPlan:
+    if flavour.request is None:
+        return flavour
+    states = []
+    for tag in flavour.tags:
+        labels = client.image_labels(repository, tag)
+        digest = client.head_manifest(repository, tag) if labels is not None else ""
+        states.append(tag_state(tag, flavour.request.inputs_hash, labels, digest or ""))
+    return replace(flavour, states=tuple(states))
+
+
+def _refusal(plan: ReleasePlan) -> str:
+    problems = plan.all_problems()
+    fine = [f.python for f in plan.flavours if not f.problem]
+    hint = ""
+    if fine and any(f.problem for f in plan.flavours):
+        hint = " (release the others alone with " + " ".join(f"--python {p}" for p in dict.fromkeys(fine)) + ")"
+    return f"cannot release apache-airflow {plan.version}: " + "; ".join(problems) + hint
+
+
+def run_image_tests(
+    settings: ProjectSettings, request: BuildRequest, options: ReleaseOptions, runner: CommandRunner
+) -> bool:
+    """The image test suite the `test_prod-X.Y` sessions run, against the image just built."""
+    argv = [
+        options.interpreter,
+        "-m",
+        "pytest",
+        "tests/image",
+        "-p",
+        "no:cacheprovider",
+        f"--image={request.tags[0]}",
+        f"--airflow-version={request.airflow_version}",
+        f"--python-flavour={request.python}",
+        f"--extras={','.join((*request.extras, *request.additional_extras))}",
+        f"--variant={request.variant}",
+        *([f"--ca-bundle={request.ca_bundle}"] if request.ca_bundle else []),
+        *options.test_args,
+    ]
+    return runner.run(argv, check=False, cwd=settings.root).returncode == 0
+
+
+def release(
+    settings: ProjectSettings,
+    matrix: VersionMatrix,
+    options: ReleaseOptions,
+    *,
+    runner: CommandRunner,
+    client_factory: ClientFactory = RegistryClient,
+    out: Callable[[str], None] = print,
+) -> tuple[TagResult, ...]:
+    """Plans, refuses up front, builds all, tests all, pushes all, reads every tag back; prints plan and summary."""
+    client = credentials = None
+    if options.registry is not None:
+        try:
+            client, credentials = _client_for(options.registry.host, options.credentials, runner, client_factory)
+        except RegistryError as exc:
+            if not runner.dry_run:
+                raise
+            out(f"dry run: the release would refuse: {exc}")
+            return ()
+    plan = plan_release(settings, matrix, options, runner=runner, client=client)
+    for line in format_plan(plan):
+        out(line)
+    if plan.all_problems():
+        if runner.dry_run:
+            out(f"dry run: a release of apache-airflow {plan.version} would refuse, before building anything:")
+            for problem in plan.all_problems():
+                out(f"  - {problem}")
+            return ()
+        raise ReleaseRefused(_refusal(plan))
+
+    to_build = [f for f in plan.flavours if f.action == BUILD]
+    built = {
+        f.exact: build_image(
+            settings, matrix, _build_options(options, plan.version, f.python, f.variant, plan.ref(f.exact)), runner
+        )
+        for f in to_build
+    }
+    failed = [f.name for f in to_build if not run_image_tests(settings, built[f.exact], options, runner)]
+    if failed:
+        raise ImageTestsFailed(
+            f"image tests failed for {', '.join(failed)} of apache-airflow {plan.version}; nothing was pushed"
+        )
+
+    results: list[TagResult] = []
+    with push_environment(runner, options.registry.host, credentials, options.credentials) as env:
+        for flavour in plan.flavours:
+            results += _publish(plan, flavour, client, runner, env, out)
+    if not runner.dry_run:
+        out("release summary (as read back from the registry):")
+        for line in format_summary(results):
+            out(line)
+    return tuple(results)
+
+
+def _publish(
+    plan: ReleasePlan,
+    flavour: FlavourPlan,
+    client: RegistryClient,
+    runner: CommandRunner,
+    env: dict[str, str] | None,
+    out: Callable[[str], None],
+) -> list[TagResult]:
+    refs = [plan.ref(t) for t in flavour.tags]
+    if flavour.action == SKIP:
+        return [read_back(client, plan.ref(s.tag), s.digest, "unchanged") for s in flavour.states]
+    if flavour.action == COPY:
+        source = copy_source(flavour)
+        manifest = client.get_manifest(plan.repository, source.digest)
+        results = []
+        for state in flavour.states:
+            if state.status == CURRENT:
+                results.append(read_back(client, plan.ref(state.tag), state.digest, "unchanged"))
+            elif runner.dry_run:
+                out(f"(dry run) point {plan.ref(state.tag)} at {source.digest} (the manifest of {source.tag})")
+            else:
+                client.put_manifest(plan.repository, state.tag, manifest)
+                results.append(read_back(client, plan.ref(state.tag), manifest.digest, "copied"))
+        return results
+    tag_image(runner, refs[0], tuple(refs[1:]))
+    pushed = [(ref, push_image(runner, ref, env=env)) for ref in refs]
+    return [] if runner.dry_run else [read_back(client, ref, digest, "pushed") for ref, digest in pushed]

@@ -1,0 +1,202 @@
+"""`invoke release` against a real registry: real builds, real image tests, real pushes.
+
+Flavours are narrowed to the two that have local bases on a bare CI host (3.11, 3.13) and the images
+carry one small extra, so builds come from BuildKit's cache after the first time.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from airflow_image.credentials import CredentialSources
+from airflow_image.release import release
+from airflow_image.release_plan import ENV_REGISTRY, INPUTS_HASH_LABEL, ReleaseOptions, flavour_tags, parse_registry
+from airflow_image.runner import SubprocessRunner
+
+from .conftest import USER, free_port
+
+ROOT = Path(__file__).resolve().parents[3]
+VERSION = "3.3.2"
+PYTHONS = ("3.11", "3.13")
+EXTRAS = "postgres"
+# Enough of the image suite to prove an image is the flavour and version it claims to be; the
+# end-to-end test runs the whole suite.
+QUICK_TESTS = ("-k", "test_airflow_version_is_the_requested_one or test_python_is_the_flavour or test_labels")
+# The environment variables that would change what the entry point does, cleared for every run.
+_OWN_ENV = (ENV_REGISTRY, "AIRFLOW_IMAGE_REGISTRY_USER", "AIRFLOW_IMAGE_REGISTRY_PASSWORD", "DOCKER_CONFIG")
+
+
+def invoke(*args: str, docker_config: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    environ = {k: v for k, v in os.environ.items() if k not in _OWN_ENV}
+    environ.update({"DOCKER_CONFIG": str(docker_config), **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=3600
+    )
+
+
+def release_args(host: str, *extra: str, pythons=PYTHONS, version=VERSION) -> list[str]:
+    flavours = [a for p in pythons for a in ("--python", p)]
+    return ["release", "--version", version, "--registry", host, *flavours, "--extras", EXTRAS, *extra]
+
+
+@dataclass
+class RecordingRunner:
+    """The real runner, recording every command; optionally killed at the Nth `docker push`."""
+
+    kill_at_push: int = 0
+    commands: list[list[str]] = field(default_factory=list)
+    dry_run: bool = False
+    inner: SubprocessRunner = field(default_factory=SubprocessRunner)
+
+    @property
+    def echo(self):
+        return self.inner.echo
+
+    def run(self, argv, **kwargs):
+        self.commands.append([str(a) for a in argv])
+        pushes = sum(1 for c in self.commands if c[:2] == ["docker", "push"])
+        if self.kill_at_push and pushes == self.kill_at_push and argv[:2] == ["docker", "push"]:
+            raise KeyboardInterrupt("killed during the release")
+        return self.inner.run(argv, **kwargs)
+
+    def ran(self, *prefix: str) -> list[list[str]]:
+        return [c for c in self.commands if c[: len(prefix)] == list(prefix)]
+
+
+def options_for(registry, ca_bundle, *, version=VERSION, pythons=PYTHONS, constraints="lock") -> ReleaseOptions:
+    return ReleaseOptions(
+        airflow_version=version,
+        registry=parse_registry(registry.host),
+        pythons=pythons,
+        extras=(EXTRAS,),
+        constraints=constraints,
+        ca_bundle=ca_bundle,
+        test_args=QUICK_TESTS,
+        interpreter=sys.executable,
+        credentials=CredentialSources(docker_config=registry.docker_config),
+    )
+
+
+def digests(client, tags) -> dict[str, str]:
+    return {t: client.head_manifest("airflow", t) for t in tags}
+
+
+def test_release_of_two_flavours_end_to_end(registry, settings, matrix, ca_bundle):
+    result = invoke(*release_args(registry.host), docker_config=registry.docker_config)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+
+    planned = {t for p in PYTHONS for t in flavour_tags(matrix, matrix.get(VERSION), p, "regular")}
+    assert planned == {f"{n}-python{p}" for n in ("3.3.2", "3.3", "latest") for p in PYTHONS}
+    client = registry.client()
+    assert set(client.list_tags("airflow")) == planned
+    for python in PYTHONS:
+        names = [f"{n}-python{python}" for n in ("3.3.2", "3.3", "latest")]
+        assert len(set(digests(client, names).values())) == 1, f"tags of Python {python} point at different images"
+        labels = client.image_labels("airflow", names[0])
+        assert labels["org.apache.airflow.python.version"] == python
+        assert labels[INPUTS_HASH_LABEL].startswith("sha256:")
+        # The summary reports what the registry says.
+        assert f"{registry.host}/airflow:{names[0]}" in result.stdout
+        assert client.head_manifest("airflow", names[0]) in result.stdout
+
+    # Pulled from the registry (local names dropped first), the images run.
+    for python in PYTHONS:
+        ref = f"{registry.host}/airflow:latest-python{python}"
+        for name in ("3.3.2", "3.3", "latest"):
+            subprocess.run(["docker", "image", "rm", f"{registry.host}/airflow:{name}-python{python}"], check=True)
+        env = {**os.environ, "DOCKER_CONFIG": str(registry.docker_config)}
+        subprocess.run(["docker", "pull", "-q", ref], check=True, env=env, capture_output=True)
+        run = subprocess.run(["docker", "run", "--rm", ref, "airflow", "version"], capture_output=True, text=True)
+        assert run.returncode == 0 and run.stdout.strip().splitlines()[-1] == VERSION, run.stdout + run.stderr
+
+    # A second run finds every tag current: nothing built, tested, tagged or pushed.
+    before = digests(client, planned)
+    runner = RecordingRunner()
+    results = release(settings, matrix, options_for(registry, ca_bundle), runner=runner, out=lambda line: None)
+    assert {r.action for r in results} == {"unchanged"}
+    assert not runner.ran("docker", "buildx") and not runner.ran("docker", "push") and not runner.ran("docker", "tag")
+    assert digests(client, planned) == before
+
+
+def test_a_failing_image_test_pushes_nothing(registry):
+    # The release hands every flavour's image tests one extra argument that states a wrong expectation
+    # for one flavour only: `--python-flavour=3.11` overrides the flavour each run is given, so the
+    # 3.11 image passes while the real 3.13 image really fails `test_python_is_the_flavour`.
+    result = invoke(
+        *release_args(registry.host, "--pytest-args", "--python-flavour=3.11 -k test_python_is_the_flavour"),
+        docker_config=registry.docker_config,
+    )
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: image tests failed for Python 3.13 ") and "nothing was pushed" in last
+    assert registry.client().list_tags("airflow") == ()
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        (
+            {"AIRFLOW_IMAGE_REGISTRY_USER": USER, "AIRFLOW_IMAGE_REGISTRY_PASSWORD": "wrong-password"},
+            "rejected the credentials for user 'releaser' (from environment)",
+        ),
+        ({}, "requires credentials; none were found"),
+    ],
+    ids=["wrong-password", "no-credentials"],
+)
+def test_bad_credentials_refuse_in_one_line_before_building(registry, tmp_path, env, expected):
+    empty_config = tmp_path / "empty-docker-config"
+    empty_config.mkdir()
+    result = invoke(*release_args(registry.host), docker_config=empty_config, env=env)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot release apache-airflow 3.3.2:"), result.stderr
+    assert registry.host in lines[0] and expected in lines[0]
+    assert "wrong-password" not in result.stdout + result.stderr
+    assert "buildx" not in result.stdout + result.stderr
+    assert registry.client().list_tags("airflow") == ()
+
+
+def test_registry_down_refuses_in_one_line(tmp_path):
+    host = f"127.0.0.1:{free_port()}"
+    result = invoke(*release_args(host), docker_config=tmp_path)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines == [f"error: cannot release apache-airflow 3.3.2: registry {host} is unreachable (connection refused)"]
+
+
+def test_interrupted_release_resumes_and_an_older_patch_never_moves_latest(registry, settings, matrix, ca_bundle):
+    client = registry.client()
+    newest = ("3.3.2-python3.11", "3.3-python3.11", "latest-python3.11")
+
+    # Killed after the first push: the registry holds the exact tag only.
+    killed = RecordingRunner(kill_at_push=2)
+    with pytest.raises(KeyboardInterrupt):
+        release(settings, matrix, options_for(registry, ca_bundle, pythons=("3.11",)), runner=killed, out=print)
+    assert client.list_tags("airflow") == ("3.3.2-python3.11",)
+
+    # The re-run completes it without a build: the other tags point at the manifest already pushed.
+    resumed = RecordingRunner()
+    results = release(settings, matrix, options_for(registry, ca_bundle, pythons=("3.11",)), runner=resumed, out=print)
+    assert not resumed.ran("docker", "buildx") and not resumed.ran("docker", "push")
+    assert {r.ref.rsplit(":", 1)[1]: r.action for r in results} == {
+        "3.3.2-python3.11": "unchanged",
+        "3.3-python3.11": "copied",
+        "latest-python3.11": "copied",
+    }
+    before = digests(client, newest)
+    assert len(set(before.values())) == 1
+
+    # An older patch released afterwards (no committed locks for it, hence --constraints none)
+    # gets its exact tag and moves nothing else.
+    older = options_for(registry, ca_bundle, version="3.3.1", pythons=("3.11",), constraints="none")
+    results = release(settings, matrix, older, runner=RecordingRunner(), out=print)
+    assert [r.ref for r in results] == [f"{registry.host}/airflow:3.3.1-python3.11"]
+    assert set(client.list_tags("airflow")) == {*newest, "3.3.1-python3.11"}
+    assert digests(client, newest) == before
+    assert client.head_manifest("airflow", "3.3.1-python3.11") not in before.values()

@@ -1,0 +1,360 @@
+"""The release's order of work and its refusals, with a scripted engine (runner) and an in-memory
+registry: what runs, in which order, and what the registry holds afterwards."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from airflow_image.credentials import Credentials, CredentialSources
+from airflow_image.errors import (
+    ImageTestsFailed,
+    RegistryAuthError,
+    RegistryMismatch,
+    RegistryUnreachable,
+    ReleaseRefused,
+    UnknownVersion,
+)
+from airflow_image.registry import Manifest
+from airflow_image.release import push_images, release, tag_for_release
+from airflow_image.release_plan import INPUTS_HASH_LABEL, Registry, ReleaseOptions
+from airflow_image.runner import Result
+
+HOST = "127.0.0.1:5000"
+BASES = {
+    "localhost/standin/python:3.11-slim-bookworm",
+    "localhost/standin/python:3.13-slim-trixie",
+    "localhost/standin/python:3.14-slim-forky",
+}
+
+
+def _digest(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class FakeRegistry:
+    """Tags → (digest, labels), as a Distribution registry would hold them."""
+
+    tags: dict[str, tuple[str, dict]] = field(default_factory=dict)
+    refuse: Exception | None = None
+    lie_about: str = ""  # a tag whose HEAD answers another digest
+    puts: list[str] = field(default_factory=list)
+
+    def client(self, host, *, credentials=None):
+        self.credentials = credentials
+        return self
+
+    def check_access(self, repository, *, push=False):
+        if self.refuse:
+            raise self.refuse
+
+    def head_manifest(self, repository, tag):
+        if tag == self.lie_about:
+            return _digest("something else")
+        return self.tags[tag][0] if tag in self.tags else None
+
+    def image_labels(self, repository, tag):
+        return dict(self.tags[tag][1]) if tag in self.tags else None
+
+    def image_size(self, repository, tag):
+        return 1000
+
+    def get_manifest(self, repository, reference):
+        for digest, labels in self.tags.values():
+            if reference == digest:
+                return Manifest(
+                    digest, "application/vnd.docker.distribution.manifest.v2+json", json.dumps(labels).encode()
+                )
+        return None
+
+    def put_manifest(self, repository, tag, manifest):
+        self.puts.append(tag)
+        self.tags[tag] = (manifest.digest, json.loads(manifest.body))
+        return manifest.digest
+
+
+@dataclass
+class FakeEngine:
+    """Answers the docker, git and pytest commands a release runs, and pushes into a FakeRegistry."""
+
+    registry: FakeRegistry
+    failing_python: str = ""
+    dry_run: bool = False
+    commands: list[list[str]] = field(default_factory=list)
+    inputs: list[str | None] = field(default_factory=list)
+    local: dict[str, dict] = field(default_factory=dict)  # ref → labels
+    lines: list[str] = field(default_factory=list)
+
+    def echo(self, line):
+        self.lines.append(line)
+
+    def run(self, argv, *, input=None, read_only=False, env=None, **kwargs):
+        argv = [str(a) for a in argv]
+        self.commands.append(argv)
+        self.inputs.append(input)
+        if self.dry_run and not read_only:
+            return Result(tuple(argv), 0)
+        if argv[:3] == ["docker", "image", "inspect"]:
+            ref = argv[3]
+            if ref in BASES:
+                return Result(tuple(argv), 0, json.dumps([{"Id": _digest(ref), "Config": {"Labels": {}}}]))
+            if ref in self.local:
+                return Result(tuple(argv), 0, json.dumps([{"Id": _digest(ref), "Config": {"Labels": self.local[ref]}}]))
+            return Result(tuple(argv), 1)
+        if argv[:2] == ["git", "-C"]:
+            return Result(tuple(argv), 0, "c" * 40 + " 2026-11-25T00:00:00+00:00\n")
+        if argv[:3] == ["docker", "buildx", "build"]:
+            args = dict(argv[i + 1].split("=", 1) for i, a in enumerate(argv) if a == "--build-arg")
+            labels = {
+                INPUTS_HASH_LABEL: args["BUILD_INPUTS_HASH"],
+                "org.apache.airflow.python.version": args["AIRFLOW_PYTHON_VERSION"],
+            }
+            self.local[argv[argv.index("--tag") + 1]] = labels
+            return Result(tuple(argv), 0)
+        if argv[:2] == ["docker", "tag"]:
+            self.local[argv[3]] = self.local[argv[2]]
+            return Result(tuple(argv), 0)
+        if argv[:2] == ["docker", "push"]:
+            labels = self.local[argv[2]]
+            digest = _digest(json.dumps(labels, sort_keys=True))
+            self.registry.tags[argv[2].rsplit(":", 1)[1]] = (digest, labels)
+            return Result(tuple(argv), 0, f"{argv[2].rsplit(':', 1)[1]}: digest: {digest} size: 528\n")
+        if argv[1:4] == ["-m", "pytest", "tests/image"]:
+            flavour = next(a.split("=", 1)[1] for a in argv if a.startswith("--python-flavour="))
+            return Result(tuple(argv), 1 if flavour == self.failing_python else 0)
+        if argv[:4] == ["docker", "buildx", "imagetools", "inspect"]:
+            return Result(tuple(argv), 1)
+        if argv[:2] == ["docker", "login"]:
+            return Result(tuple(argv), 0)
+        raise AssertionError(f"unexpected command {argv}")
+
+    def ran(self, *prefix):
+        return [c for c in self.commands if c[: len(prefix)] == list(prefix)]
+
+    def kinds(self):
+        """The side-effecting steps in order: build / test / tag / push."""
+        names = {("docker", "buildx", "build"): "build", ("docker", "tag"): "tag", ("docker", "push"): "push"}
+        out = []
+        for c in self.commands:
+            for prefix, name in names.items():
+                if tuple(c[: len(prefix)]) == prefix:
+                    out.append(name)
+            if c[1:4] == ["-m", "pytest", "tests/image"]:
+                out.append("test")
+        return out
+
+
+def options(**overrides) -> ReleaseOptions:
+    base = dict(
+        airflow_version="3.3.2",
+        registry=Registry(HOST),
+        pythons=("3.11", "3.13"),
+        extras=("postgres",),
+        interpreter="python3",
+        credentials=CredentialSources(docker_config=Path("/nonexistent-docker-config")),
+    )
+    return ReleaseOptions(**{**base, **overrides})
+
+
+def run_release(settings, matrix, engine, fake, **overrides):
+    lines: list[str] = []
+    results = release(
+        settings, matrix, options(**overrides), runner=engine, client_factory=fake.client, out=lines.append
+    )
+    return results, lines
+
+
+NEWEST = {f"{n}-python{p}" for n in ("3.3.2", "3.3", "latest") for p in ("3.11", "3.13")}
+
+
+def test_builds_all_then_tests_all_then_pushes_all(settings, matrix):
+    registry = FakeRegistry()
+    engine = FakeEngine(registry)
+    results, lines = run_release(settings, matrix, engine, registry)
+    assert engine.kinds() == ["build", "build", "test", "test"] + ["tag", "tag", "push", "push", "push"] * 2
+    assert set(registry.tags) == NEWEST
+    assert {r.ref for r in results} == {f"{HOST}/airflow:{t}" for t in NEWEST}
+    assert {r.action for r in results} == {"pushed"}
+    assert all(r.digest == registry.tags[r.ref.rsplit(":", 1)[1]][0] for r in results)
+    assert any(line.startswith("release plan: apache-airflow 3.3.2") for line in lines)
+
+
+def test_second_run_builds_and_pushes_nothing(settings, matrix):
+    registry = FakeRegistry()
+    run_release(settings, matrix, FakeEngine(registry), registry)
+    before = dict(registry.tags)
+    again = FakeEngine(registry)
+    results, _ = run_release(settings, matrix, again, registry)
+    assert again.kinds() == []
+    assert {r.action for r in results} == {"unchanged"} and registry.tags == before
+
+
+def test_changed_inputs_rebuild(settings, matrix):
+    registry = FakeRegistry()
+    run_release(settings, matrix, FakeEngine(registry), registry)
+    engine = FakeEngine(registry)
+    run_release(settings, matrix, engine, registry, extras=("postgres", "celery"))
+    assert engine.kinds().count("push") == 6
+
+
+def test_one_failing_flavour_pushes_nothing(settings, matrix):
+    registry = FakeRegistry()
+    engine = FakeEngine(registry, failing_python="3.13")
+    with pytest.raises(ImageTestsFailed, match=r"^image tests failed for Python 3.13 of apache-airflow 3.3.2; nothing"):
+        run_release(settings, matrix, engine, registry)
+    assert engine.kinds() == ["build", "build", "test", "test"]
+    assert registry.tags == {}
+
+
+def test_resumes_an_interrupted_release_by_pointing_tags_at_the_pushed_manifest(settings, matrix):
+    registry = FakeRegistry()
+    run_release(settings, matrix, FakeEngine(registry), registry, pythons=("3.11",))
+    exact = registry.tags["3.3.2-python3.11"]
+    registry.tags = {"3.3.2-python3.11": exact}  # killed after the first push
+    engine = FakeEngine(registry)
+    results, _ = run_release(settings, matrix, engine, registry, pythons=("3.11",))
+    assert engine.kinds() == []
+    assert registry.puts == ["3.3-python3.11", "latest-python3.11"]
+    assert {t: d for t, (d, _) in registry.tags.items()} == {
+        t: exact[0] for t in ("3.3.2-python3.11", "3.3-python3.11", "latest-python3.11")
+    }
+    assert [r.action for r in results] == ["unchanged", "copied", "copied"]
+
+
+def test_refuses_before_building_when_a_base_image_is_missing(settings, matrix):
+    registry = FakeRegistry()
+    engine = FakeEngine(registry)
+    with pytest.raises(ReleaseRefused) as caught:
+        run_release(settings, matrix, engine, registry, pythons=())
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "Python 3.10: base image python:3.10-slim-bookworm is neither on this host" in message
+    assert "Python 3.12: base image python:3.12-slim-bookworm" in message
+    assert message.endswith("(release the others alone with --python 3.11 --python 3.13 --python 3.14)")
+    assert engine.kinds() == [] and registry.tags == {}
+
+
+@pytest.mark.parametrize(
+    ("refuse", "expected"),
+    [
+        (RegistryUnreachable(f"registry {HOST} is unreachable (connection refused)"), "unreachable"),
+        (RegistryAuthError(f"registry {HOST} rejected the credentials for user 'x' (from environment)"), "rejected"),
+    ],
+)
+def test_registry_problems_refuse_before_building(settings, matrix, refuse, expected):
+    registry = FakeRegistry(refuse=refuse)
+    engine = FakeEngine(registry)
+    with pytest.raises(ReleaseRefused, match=f"^cannot release apache-airflow 3.3.2: registry {HOST} .*{expected}"):
+        run_release(settings, matrix, engine, registry)
+    assert engine.kinds() == []
+
+
+def test_unknown_version_refused_before_anything(settings, matrix):
+    registry = FakeRegistry()
+    engine = FakeEngine(registry)
+    with pytest.raises(UnknownVersion):
+        run_release(settings, matrix, engine, registry, airflow_version="9.9.9")
+    assert engine.commands == []
+
+
+def test_missing_lock_refuses_unless_constraints_say_otherwise(settings, matrix):
+    registry = FakeRegistry()
+    with pytest.raises(ReleaseRefused, match=r"no committed lock for apache-airflow 3\.3\.1 on Python 3\.11"):
+        run_release(settings, matrix, FakeEngine(registry), registry, airflow_version="3.3.1", pythons=("3.11",))
+    results, _ = run_release(
+        settings, matrix, FakeEngine(registry), registry, airflow_version="3.3.1", pythons=("3.11",), constraints="none"
+    )
+    assert [r.ref for r in results] == [f"{HOST}/airflow:3.3.1-python3.11"]
+
+
+def test_an_older_patch_never_moves_latest(settings, matrix):
+    registry = FakeRegistry()
+    run_release(settings, matrix, FakeEngine(registry), registry, pythons=("3.11",))
+    newest = dict(registry.tags)
+    run_release(
+        settings, matrix, FakeEngine(registry), registry, airflow_version="3.3.1", pythons=("3.11",), constraints="none"
+    )
+    assert {t: v for t, v in registry.tags.items() if t in newest} == newest
+    assert set(registry.tags) == {*newest, "3.3.1-python3.11"}
+
+
+def test_a_registry_answering_another_digest_fails_the_read_back(settings, matrix):
+    registry = FakeRegistry(lie_about="latest-python3.11")
+    with pytest.raises(
+        RegistryMismatch, match=rf"^{re.escape(HOST)}/airflow:latest-python3.11 points at sha256:\w+ in"
+    ):
+        run_release(settings, matrix, FakeEngine(registry), registry, pythons=("3.11",))
+
+
+def test_dry_run_plans_and_prints_but_changes_nothing(settings, matrix):
+    registry = FakeRegistry()
+    engine = FakeEngine(registry, dry_run=True)
+    results, lines = run_release(settings, matrix, engine, registry)
+    assert results == () and registry.tags == {}
+    assert engine.kinds() == ["build", "build", "test", "test"] + ["tag", "tag", "push", "push", "push"] * 2
+    assert sum(1 for line in lines if HOST in line and "missing" in line) == 6
+
+
+def test_dry_run_reports_refusals_and_returns(settings, matrix):
+    registry = FakeRegistry()
+    engine = FakeEngine(registry, dry_run=True)
+    results, lines = run_release(
+        settings, matrix, engine, registry, airflow_version="1.10.6", pythons=(), registry=None
+    )
+    assert results == () and engine.kinds() == []
+    refusal = lines.index("dry run: a release of apache-airflow 1.10.6 would refuse, before building anything:")
+    assert lines[refusal + 1] == "  - no registry to release to; pass --registry HOST[:PORT][/NAMESPACE]"
+    assert [line.split(":")[0] for line in lines[refusal + 2 :]] == [
+        f"  - Python {p}" for p in ("2.7", "3.5", "3.6", "3.7")
+    ]
+
+
+def test_environment_credentials_log_in_to_a_throwaway_config(settings, matrix):
+    registry = FakeRegistry()
+    engine = FakeEngine(registry)
+    sources = CredentialSources(
+        docker_config=Path("/user/.docker"), environment=Credentials("rm", "pw-1", "environment")
+    )
+    run_release(settings, matrix, engine, registry, pythons=("3.11",), credentials=sources)
+    login = engine.ran("docker", "login")
+    assert login == [["docker", "login", "--username", "rm", "--password-stdin", HOST]]
+    assert engine.inputs[engine.commands.index(login[0])] == "pw-1"
+    assert all("pw-1" not in " ".join(c) for c in engine.commands)
+    assert registry.credentials.username == "rm"
+
+
+def test_tag_gives_a_local_image_its_flavour_names(settings, matrix):
+    engine = FakeEngine(FakeRegistry())
+    engine.local["airflow:3.3.2-python3.13"] = {
+        "org.apache.airflow.version": "3.3.2",
+        "org.apache.airflow.python.version": "3.13",
+        "org.apache.airflow.variant": "regular",
+    }
+    refs = tag_for_release(
+        settings, matrix, image="airflow:3.3.2-python3.13", registry=Registry(HOST, "apache"), runner=engine
+    )
+    assert refs == tuple(
+        f"{HOST}/apache/airflow:{t}" for t in ("3.3.2-python3.13", "3.3-python3.13", "latest-python3.13")
+    )
+    assert engine.ran("docker", "tag") == [["docker", "tag", "airflow:3.3.2-python3.13", r] for r in refs]
+    with pytest.raises(ReleaseRefused, match="image airflow:nope is not on this host"):
+        tag_for_release(settings, matrix, image="airflow:nope", registry=Registry(HOST), runner=engine)
+
+
+def test_push_reads_every_ref_back(matrix):
+    registry = FakeRegistry()
+    engine = FakeEngine(registry)
+    engine.local[f"{HOST}/airflow:x"] = {INPUTS_HASH_LABEL: "h"}
+    results = push_images(
+        (f"{HOST}/airflow:x",),
+        credentials=CredentialSources(Path("/cfg")),
+        runner=engine,
+        client_factory=registry.client,
+    )
+    assert [(r.ref, r.digest, r.action) for r in results] == [(f"{HOST}/airflow:x", registry.tags["x"][0], "pushed")]
