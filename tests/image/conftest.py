@@ -72,16 +72,17 @@ def run(client: docker.DockerClient, expected: Expected):
         environment: dict | None = None,
         timeout: int = 300,
     ) -> RunResult:
-        container = client.containers.run(
+        # created, then started inside the try: a container that fails to start is removed too
+        container = client.containers.create(
             expected.image,
             list(command) if command else None,
             user=user,
             entrypoint=entrypoint,
             environment=environment,
-            detach=True,
             network_mode="none",
         )
         try:
+            container.start()
             status = container.wait(timeout=timeout)
             output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
         finally:

@@ -27,10 +27,12 @@ def run_in(client):
         image: str, command=None, *, environment=None, user=None, network_mode="none", volumes=None, timeout: int = 240
     ) -> Ran:
         started = time.monotonic()
-        container = client.containers.run(
-            image, command, environment=environment, user=user, detach=True, network_mode=network_mode, volumes=volumes
+        # created, then started inside the try: a container that fails to start is removed too
+        container = client.containers.create(
+            image, command, environment=environment, user=user, network_mode=network_mode, volumes=volumes
         )
         try:
+            container.start()
             status = container.wait(timeout=timeout)
             output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
         finally:
