@@ -28,22 +28,20 @@ def lock_requirements(airflow_version: str, extras: tuple[str, ...]) -> str:
     return f"apache-airflow[{','.join(extras)}]=={airflow_version}\npip\n"
 
 
-def lock_compile_command(uv: str, output: Path, python: str, platform: str) -> list[str]:
-    return [
-        uv,
-        "pip",
-        "compile",
-        "-",
-        "--python-version",
-        python,
-        "--python-platform",
-        platform,
-        "--no-header",
-        "--no-annotate",
+def lock_compile_command(
+    uv: str, output: Path, python: str, platform: str, *, constraints_file: Path | None = None
+) -> list[str]:
+    argv = [
+        uv, "pip", "compile", "-",
+        "--python-version", python,
+        "--python-platform", platform,
+        "--no-header", "--no-annotate",
         "--quiet",
-        "--output-file",
-        str(output),
-    ]
+        "--output-file", str(output),
+    ]  # fmt: skip
+    if constraints_file is not None:
+        argv += ["--constraint", str(constraints_file)]
+    return argv
 
 
 def existing_lock(constraints_dir: Path, airflow_version: str, python: str) -> Path:

@@ -45,8 +45,11 @@ def update_lock(
     target = lock_path(settings.constraints_dir, release.version, python)
     with tempfile.TemporaryDirectory() as tmp:
         resolved = Path(tmp) / "lock.txt"
+        known_breakages = Path(tmp) / "lock-constraints.txt"
+        known_breakages.write_text("".join(f"{c}\n" for c in settings.lock_constraints))
         runner.run(
-            lock_compile_command(uv_binary(), resolved, python, settings.lock_platform),
+            lock_compile_command(uv_binary(), resolved, python, settings.lock_platform,
+                                 constraints_file=known_breakages if settings.lock_constraints else None),
             input=lock_requirements(release.version, settings.default_extras),
         )
         if runner.dry_run:

@@ -38,6 +38,7 @@ class ProjectSettings:
     standin_base_image_templates: tuple[str, ...]
     build_network: str | None
     lock_platform: str
+    lock_constraints: tuple[str, ...]
     source_url: str
     ci_images: tuple[CiImage, ...]
 
@@ -103,6 +104,7 @@ def load_settings(root: Path) -> ProjectSettings:
         standin_base_image_templates=tuple(table.get("standin-base-images", [])),
         build_network=network,
         lock_platform=_require(table, "lock-platform", str, path),
+        lock_constraints=tuple(table.get("lock-constraints", [])),
         source_url=_require(table, "source-url", str, path),
         ci_images=tuple(_ci_image(e, default_extras, path) for e in table.get("ci-images", [])),
     )

@@ -62,6 +62,10 @@ def check_requirement(req, seen):
             failures.append(f"{req.name} has no apache_airflow_provider entry point")
             return
         info = entry.load()()
+        # Executors are what a deployment runs on (Celery, Kubernetes): a provider whose executor
+        # cannot import is broken even when all its hooks import.
+        for executor in info.get("executors", []):
+            import_or_record(executor.rsplit(".", 1)[0], f"{req.name} executor")
         for hook in info.get("hooks", []):
             for hook_module in hook.get("python-modules", []):
                 import_or_record(hook_module, req.name)

@@ -57,3 +57,16 @@ def test_the_production_image_is_the_default_target(root):
     # `docker build .` builds the last stage: it must be the image, not a helper stage
     stages = re.findall(r"^FROM \S+ AS (\S+)$", (root / "Dockerfile").read_text(), re.M)
     assert stages[-1] == "main", stages
+
+
+def test_locks_respect_the_known_breakage_constraints(settings, matrix):
+    from packaging.requirements import Requirement
+
+    from airflow_image.locks import pinned_version
+
+    release = matrix.default_release()
+    for constraint in map(Requirement, settings.lock_constraints):
+        for python in release.pythons:
+            text = lock_path(settings.constraints_dir, release.version, python).read_text()
+            pinned = pinned_version(text, constraint.name)
+            assert pinned is None or constraint.specifier.contains(pinned), (python, constraint, pinned)
