@@ -14,12 +14,13 @@ ARG PYTHON_BASE_IMAGE="python:3.12-slim-bookworm"
 
 ########################################################################################################
 FROM ${PYTHON_BASE_IMAGE} AS build
+# Salts every cache mount's id: the benchmark measures cold builds without touching shared caches.
+ARG CACHE_SALT=""
 
 ARG PYTHON_BASE_IMAGE
 ARG AIRFLOW_VERSION="3.3.2"
 ARG AIRFLOW_EXTRAS="aiobotocore,amazon,async,celery,cncf-kubernetes,common-io,common-messaging,docker,elasticsearch,fab,ftp,git,google,google-auth,graphviz,grpc,hashicorp,http,ldap,microsoft-azure,mysql,odbc,openlineage,pandas,postgres,redis,sendgrid,sftp,slack,snowflake,ssh,statsd,uv"
 ARG ADDITIONAL_AIRFLOW_EXTRAS=""
-ARG ADDITIONAL_PYTHON_DEPS=""
 # lock: the committed constraints/<version>/constraints-<python>.txt | none | an http(s) URL |
 # the name of a file in docker-context-files/
 ARG AIRFLOW_CONSTRAINTS="lock"
@@ -32,6 +33,9 @@ ARG AIRFLOW_VENV="/opt/airflow-venv"
 # true: install only from docker-context-files/ (wheels, debs/build, debs/runtime) with no network at
 # all; `invoke fill-context-files` fills the folder. See docs/air-gapped.md.
 ARG INSTALL_FROM_CONTEXT_FILES="false"
+# Which bytecode the image keeps: startup (Airflow's code and what its processes import at start:
+# fast starts, ~600 MB less for the production extras), all, or none (as the official image).
+ARG AIRFLOW_BYTECODE="startup"
 # The flavour defaults to the X.Y that starts the base image's tag (python:3.12-slim-bookworm → 3.12);
 # a base whose tag does not start that way needs AIRFLOW_PYTHON_VERSION passed explicitly.
 ARG PYTHON_BASE_TAG=${PYTHON_BASE_IMAGE##*:}
@@ -48,8 +52,8 @@ COPY image/scripts/ /usr/local/lib/airflow-image/
 
 # A CA bundle for TLS-intercepting proxies may come in as the secret `cacert`; it is only ever
 # mounted, never copied, so it is in no layer.
-RUN --mount=type=cache,target=/var/cache/apt,id=apt-archives-${PYTHON_BASE_IMAGE},sharing=locked \
-    --mount=type=cache,target=/var/lib/apt/lists,id=apt-lists-${PYTHON_BASE_IMAGE},sharing=locked \
+RUN --mount=type=cache,target=/var/cache/apt,id=apt-archives-${PYTHON_BASE_IMAGE}${CACHE_SALT},sharing=locked \
+    --mount=type=cache,target=/var/lib/apt/lists,id=apt-lists-${PYTHON_BASE_IMAGE}${CACHE_SALT},sharing=locked \
     --mount=type=bind,source=docker-context-files,target=/context/docker-context-files \
     --mount=type=secret,id=cacert \
     <<EOF
@@ -67,7 +71,7 @@ packages=$(resolve_apt_names ${DEV_APT_DEPS} ${ADDITIONAL_DEV_APT_DEPS})
 apt_get install -y -qq --no-install-recommends ${packages} >/dev/null
 EOF
 
-RUN --mount=type=cache,target=/root/.cache/pip,id=pip-cache \
+RUN --mount=type=cache,target=/root/.cache/pip,id=pip-cache${CACHE_SALT} \
     --mount=type=bind,source=docker-context-files,target=/context/docker-context-files \
     --mount=type=secret,id=cacert \
     --mount=type=secret,id=pip.conf \
@@ -89,8 +93,8 @@ EOF
 ENV UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never UV_COMPILE_BYTECODE=1
 
 # SHELL is bash for every RUN of this stage; hadolint checks heredocs as POSIX sh.
-# hadolint ignore=SC3054
-RUN --mount=type=cache,target=/root/.cache/uv,id=uv-cache \
+# hadolint ignore=SC3014,SC3054
+RUN --mount=type=cache,target=/root/.cache/uv,id=uv-cache${CACHE_SALT} \
     --mount=type=bind,source=constraints,target=/context/constraints \
     --mount=type=bind,source=docker-context-files,target=/context/docker-context-files \
     --mount=type=secret,id=cacert \
@@ -106,36 +110,68 @@ python_flavour=$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 [[ ${python_flavour} == "${AIRFLOW_PYTHON_VERSION}" ]] \
     || fail "${PYTHON_BASE_IMAGE} runs Python ${python_flavour} but AIRFLOW_PYTHON_VERSION is '${AIRFLOW_PYTHON_VERSION}'; pass --build-arg AIRFLOW_PYTHON_VERSION=${python_flavour}"
 mkdir -p /build-info
-constraints=$(select_constraints "${AIRFLOW_CONSTRAINTS}" "${AIRFLOW_VERSION}" "${python_flavour}" /build-info/constraints.txt)
+CONSTRAINTS=$(select_constraints "${AIRFLOW_CONSTRAINTS}" "${AIRFLOW_VERSION}" "${python_flavour}" /build-info/constraints.txt)
+export CONSTRAINTS
 extras=${AIRFLOW_EXTRAS}${ADDITIONAL_AIRFLOW_EXTRAS:+,${ADDITIONAL_AIRFLOW_EXTRAS}}
 /opt/uv/bin/uv venv --quiet --python "$(command -v python)" "${AIRFLOW_VENV}"
-find_links=()
-if [[ ${INSTALL_FROM_CONTEXT_FILES} == true ]]; then
-    # Air-gapped: the folder is the only source, and the shared cache must not stand in for it.
-    find_links=(--offline --no-index --no-cache --find-links /context/docker-context-files
-                --find-links /context/docker-context-files/wheels)
-elif compgen -G '/context/docker-context-files/*.whl' >/dev/null; then
-    find_links=(--find-links /context/docker-context-files)
-fi
-from_context=""
-[[ ${INSTALL_FROM_CONTEXT_FILES} != true ]] \
-    || from_context=" from docker-context-files/ (it lacks the distribution named above; see invoke fill-context-files)"
-uv_install() {
-    # shellcheck disable=SC2086
-    /opt/uv/bin/uv pip install --python "${AIRFLOW_VENV}/bin/python" "${find_links[@]}" \
-        ${constraints:+--constraint "${constraints}"} "$@"
-}
+select_install_sources
 # Airflow alone first (seconds): an unknown extra stops the build before the long install.
 uv_install --quiet --no-deps "apache-airflow==${AIRFLOW_VERSION}" \
-    || fail "cannot install apache-airflow==${AIRFLOW_VERSION}${from_context}"
+    || fail "cannot install apache-airflow==${AIRFLOW_VERSION}${FROM_CONTEXT}"
 check_extras_exist "${AIRFLOW_VENV}/bin/python" "${extras}"
-# shellcheck disable=SC2086
-uv_install "apache-airflow${extras:+[${extras}]}==${AIRFLOW_VERSION}" pip ${ADDITIONAL_PYTHON_DEPS} \
-    || fail "installing apache-airflow[${extras}]==${AIRFLOW_VERSION} failed${from_context}"
+uv_install "apache-airflow${extras:+[${extras}]}==${AIRFLOW_VERSION}" pip \
+    || fail "installing apache-airflow[${extras}]==${AIRFLOW_VERSION} failed${FROM_CONTEXT}"
 printf 'apache-airflow==%s\n' "${AIRFLOW_VERSION}" >/build-info/pin-airflow.txt
+# Dead weight out: test suites, debug symbols in extension modules, bytecode nothing imports at start.
+"${AIRFLOW_VENV}/bin/python" /usr/local/lib/airflow-image/prune_venv.py "${AIRFLOW_BYTECODE}"
+"${AIRFLOW_VENV}/bin/python" /usr/local/lib/airflow-image/strip_safely.py "${AIRFLOW_VENV}"
 # The shared libraries the installed extensions link against, as Debian package names: the
 # runtime stage installs exactly these, whatever the suite or architecture.
 runtime_packages_for "${AIRFLOW_VENV}" >/build-info/runtime-apt-deps.txt
+EOF
+
+########################################################################################################
+# ADDITIONAL_PYTHON_DEPS go on top of the production set in a stage of their own, and reach the image
+# as a small layer of just the files they add: adding one requirement rebuilds seconds of work, not
+# the whole environment.
+FROM build AS additional
+# Salts every cache mount's id: the benchmark measures cold builds without touching shared caches.
+ARG CACHE_SALT=""
+ARG ADDITIONAL_PYTHON_DEPS=""
+ARG AIRFLOW_CONSTRAINTS="lock"
+ARG AIRFLOW_VENV="/opt/airflow-venv"
+ARG INSTALL_FROM_CONTEXT_FILES="false"
+SHELL ["/bin/bash", "-o", "pipefail", "-e", "-u", "-c"]
+RUN --mount=type=cache,target=/root/.cache/uv,id=uv-cache${CACHE_SALT} \
+    --mount=type=bind,source=docker-context-files,target=/context/docker-context-files \
+    --mount=type=secret,id=cacert \
+    --mount=type=secret,id=pip.conf \
+    --mount=type=secret,id=uv.toml \
+    --mount=type=secret,id=netrc \
+    <<EOF
+source /usr/local/lib/airflow-image/common.sh
+mkdir -p /venv-delta /build-info-extra
+touch /build-info-extra/runtime-apt-deps.txt
+[[ -n ${ADDITIONAL_PYTHON_DEPS} ]] || exit 0
+use_ca_bundle_if_given
+use_index_secrets_if_given
+[[ ${AIRFLOW_CONSTRAINTS} == none ]] || export CONSTRAINTS=/build-info/constraints.txt
+select_install_sources
+venv_manifest >/tmp/before.txt
+# uv would compile all of site-packages again (the pruned bytecode too): compile only what is added
+# shellcheck disable=SC2086
+UV_COMPILE_BYTECODE=0 uv_install ${ADDITIONAL_PYTHON_DEPS} \
+    || fail "installing ADDITIONAL_PYTHON_DEPS (${ADDITIONAL_PYTHON_DEPS}) failed${FROM_CONTEXT}"
+venv_manifest >/tmp/after.txt
+changed=$(comm -23 /tmp/before.txt /tmp/after.txt | cut -d' ' -f1 | grep -oE '[^/]+\.dist-info' | sort -u | tr '\n' ' ' || true)
+[[ -z ${changed} ]] || fail "ADDITIONAL_PYTHON_DEPS would change installed distributions (${changed% }); pin them to the versions in /usr/local/share/airflow/constraints.txt"
+comm -13 /tmp/before.txt /tmp/after.txt | cut -d' ' -f1 | grep '\.py$' | xargs -r "${AIRFLOW_VENV}/bin/python" -m compileall -q
+venv_manifest >/tmp/after.txt
+comm -13 /tmp/before.txt /tmp/after.txt | cut -d' ' -f1 >/tmp/added.txt
+xargs -r -a /tmp/added.txt cp --parents -P -t /venv-delta
+"${AIRFLOW_VENV}/bin/python" /usr/local/lib/airflow-image/strip_safely.py /venv-delta
+comm -13 /build-info/runtime-apt-deps.txt <(runtime_packages_for "${AIRFLOW_VENV}") >/build-info-extra/runtime-apt-deps.txt
+"${AIRFLOW_VENV}/bin/pip" check
 EOF
 
 ########################################################################################################
@@ -144,11 +180,13 @@ EOF
 # such as python-ldap and mysqlclient built here, with the build stage's compilers), the uv wheel,
 # and the .deb files both stages install, with their dependencies. With them, the image builds with
 # INSTALL_FROM_CONTEXT_FILES=true under `--network none`.
-FROM build AS context-wheels
+FROM additional AS context-wheels
+# Salts every cache mount's id: the benchmark measures cold builds without touching shared caches.
+ARG CACHE_SALT=""
 ARG AIRFLOW_VENV="/opt/airflow-venv"
 ARG UV_VERSION="0.13.9"
 SHELL ["/bin/bash", "-o", "pipefail", "-e", "-u", "-c"]
-RUN --mount=type=cache,target=/root/.cache/pip,id=pip-cache \
+RUN --mount=type=cache,target=/root/.cache/pip,id=pip-cache${CACHE_SALT} \
     --mount=type=secret,id=cacert \
     <<EOF
 source /usr/local/lib/airflow-image/common.sh
@@ -194,6 +232,8 @@ COPY --from=context-debs /out/ /
 
 ########################################################################################################
 FROM ${PYTHON_BASE_IMAGE} AS main
+# Salts every cache mount's id: the benchmark measures cold builds without touching shared caches.
+ARG CACHE_SALT=""
 
 ARG PYTHON_BASE_IMAGE
 ARG AIRFLOW_VERSION="3.3.2"
@@ -217,9 +257,13 @@ ARG INSTALL_MSSQL_CLIENT="false"
 
 SHELL ["/bin/bash", "-o", "pipefail", "-e", "-u", "-c"]
 
-RUN --mount=type=cache,target=/var/cache/apt,id=apt-archives-${PYTHON_BASE_IMAGE},sharing=locked \
-    --mount=type=cache,target=/var/lib/apt/lists,id=apt-lists-${PYTHON_BASE_IMAGE},sharing=locked \
+# The environment first: a change to the OS packages below then does not copy it again.
+COPY --from=build --chown=${AIRFLOW_UID}:0 ${AIRFLOW_VENV} ${AIRFLOW_VENV}
+
+RUN --mount=type=cache,target=/var/cache/apt,id=apt-archives-${PYTHON_BASE_IMAGE}${CACHE_SALT},sharing=locked \
+    --mount=type=cache,target=/var/lib/apt/lists,id=apt-lists-${PYTHON_BASE_IMAGE}${CACHE_SALT},sharing=locked \
     --mount=type=bind,from=build,source=/build-info,target=/build-info \
+    --mount=type=bind,from=additional,source=/build-info-extra,target=/build-info-extra \
     --mount=type=bind,from=build,source=/usr/local/lib/airflow-image,target=/usr/local/lib/airflow-image \
     --mount=type=bind,source=docker-context-files,target=/context/docker-context-files \
     --mount=type=secret,id=cacert \
@@ -233,7 +277,7 @@ else
     apt_get update -qq
     # shellcheck disable=SC2086,SC2046
     packages=$(resolve_apt_names ${RUNTIME_APT_DEPS} ${ADDITIONAL_RUNTIME_APT_DEPS} $(database_client_packages) \
-        $(cat /build-info/runtime-apt-deps.txt))
+        $(cat /build-info/runtime-apt-deps.txt /build-info-extra/runtime-apt-deps.txt))
     # shellcheck disable=SC2086
     apt_get install -y -qq --no-install-recommends ${packages} >/dev/null
 fi
@@ -249,7 +293,7 @@ chmod -R g=u "${AIRFLOW_HOME}" "${AIRFLOW_USER_HOME_DIR}"
 chmod g=u /etc/passwd
 EOF
 
-COPY --from=build --chown=${AIRFLOW_UID}:0 ${AIRFLOW_VENV} ${AIRFLOW_VENV}
+COPY --from=additional --chown=${AIRFLOW_UID}:0 /venv-delta/ /
 COPY --chmod=755 image/entrypoint.sh /entrypoint
 COPY --chmod=644 image/connection_check.py /usr/local/lib/airflow-image/connection_check.py
 COPY --chmod=755 image/clean-logs.sh /clean-logs

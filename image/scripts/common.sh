@@ -78,8 +78,9 @@ PY
 # Debian packages that own the shared libraries the environment's extensions link against.
 runtime_packages_for() {
     local venv=$1
+    # ldd exits non-zero when one of its files is not a dynamic object: not an error here
     find "$venv" -type f \( -name '*.so' -o -name '*.so.*' \) -print0 \
-        | xargs -0 -r ldd 2>/dev/null \
+        | { xargs -0 -r ldd 2>/dev/null || true; } \
         | awk '$2 == "=>" && $3 ~ /^\// {print $3}' \
         | sort -u \
         | while read -r lib; do
@@ -144,4 +145,30 @@ database_client_packages() {
     [[ ${INSTALL_MYSQL_CLIENT:-true} == true ]] && echo "libmariadb3|libmariadb3t64"
     [[ ${INSTALL_MSSQL_CLIENT:-false} == true ]] && echo "freetds-bin tdsodbc unixodbc"
     return 0
+}
+
+# Where uv may install from: the index (default), plus local wheels in docker-context-files/, or,
+# for air-gapped builds, only that folder (and no cache, which must not stand in for it).
+select_install_sources() {
+    INSTALL_SOURCES=()
+    FROM_CONTEXT=""
+    if [[ ${INSTALL_FROM_CONTEXT_FILES:-false} == true ]]; then
+        INSTALL_SOURCES=(--offline --no-index --no-cache --find-links /context/docker-context-files
+                         --find-links /context/docker-context-files/wheels)
+        FROM_CONTEXT=" from docker-context-files/ (it lacks the distribution named above; see invoke fill-context-files)"
+    elif compgen -G '/context/docker-context-files/*.whl' >/dev/null; then
+        INSTALL_SOURCES=(--find-links /context/docker-context-files)
+    fi
+}
+
+# uv pip install into the image's environment, from INSTALL_SOURCES, within CONSTRAINTS (if any).
+uv_install() {
+    /opt/uv/bin/uv pip install --python "${AIRFLOW_VENV}/bin/python" "${INSTALL_SOURCES[@]}" \
+        ${CONSTRAINTS:+--constraint "${CONSTRAINTS}"} "$@"
+}
+
+# One line per file of the environment (path, size, modification time), sorted: two of these
+# tell which files an install added or changed.
+venv_manifest() {
+    find "${AIRFLOW_VENV}" \( -type f -o -type l \) -printf '%p %s %T@\n' | LC_ALL=C sort
 }

@@ -40,6 +40,7 @@ class BuildOptions:
     no_cache: bool = False
     offline: bool = False
     db_clients: tuple[str, ...] | None = None
+    cache_salt: str = ""
     context: Path | None = None  # default: the repository root
     output: str = "load"
 
@@ -126,6 +127,7 @@ def plan_build(
         no_cache=options.no_cache,
         offline=options.offline,
         db_clients=options.db_clients,
+        cache_salt=options.cache_salt,
         output=options.output,
     )
     files = context_files(context_of(settings, options), constraints_file)

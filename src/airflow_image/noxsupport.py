@@ -5,6 +5,7 @@ Typed errors become `session.error(message)`: one line, non-zero exit.
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 from collections.abc import Mapping, Sequence
@@ -12,8 +13,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .benchmark import format_table, run_benchmark
 from .build import BuildOptions, build_image
-from .cli_options import ENV_AIRFLOW_VERSION, parse_build_options
+from .cli_options import ENV_AIRFLOW_VERSION, ca_bundle_from, parse_build_options
 from .engine import inspect_image
 from .errors import AirflowImageError, InvalidBuildOption, UnsupportedPython
 from .matrix import AirflowRelease, VersionMatrix, load_matrix
@@ -23,7 +25,9 @@ from .tags import exact_tag
 
 # Packages the image-test sessions install next to the project itself.
 IMAGE_TEST_DEPS = ("pytest>=8",)
-PER_FLAVOUR_SESSIONS = ("build_prod", "test_prod")
+PER_FLAVOUR_SESSIONS = ("build_prod", "test_prod", "benchmark")
+# A flavour whose base image every CI host can make (dev/setup-host.sh).
+SMOKE_PYTHON = "3.11"
 
 
 @dataclass(frozen=True)
@@ -160,3 +164,34 @@ def ci_images(session: Any, project: NoxProject) -> None:
             ca_bundle=options.ca_bundle,
             pytest_args=list(session.posargs),
         )
+
+
+def benchmark(session: Any, project: NoxProject, python: str, *, smoke: bool = False) -> None:
+    """Runs the benchmark; prints the table and writes it as JSON (default out/benchmark-X.Y.json)."""
+    parser = argparse.ArgumentParser(prog=f"benchmark-{python}", add_help=False)
+    parser.add_argument("--extras", default=None, help="comma-separated extras (default: the production set)")
+    parser.add_argument("--second-python", default=None, help="flavour built right after, sharing the caches")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--json", type=Path, default=None)
+    ns = parser.parse_args(list(session.posargs))
+    if smoke:  # small scale: keeps the benchmark working in CI, measures nothing worth quoting
+        ns.extras, ns.runs = ns.extras or "postgres", 2
+    extras = None if ns.extras is None else tuple(e for e in ns.extras.split(",") if e)
+    try:
+        result = run_benchmark(
+            project.settings,
+            project.matrix,
+            _runner(session),
+            python=python,
+            extras=extras,
+            second_python=ns.second_python,
+            ca_bundle=ca_bundle_from(None, os.environ),
+            runs=ns.runs,
+        )
+    except AirflowImageError as exc:
+        session.error(str(exc))
+    out = ns.json or project.settings.root / "out" / f"benchmark-{python}{'-smoke' if smoke else ''}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(result.to_json())
+    print(format_table(result))
+    session.log(f"wrote {out}")

@@ -50,6 +50,7 @@ class BuildRequest:
     no_cache: bool = False
     offline: bool = False
     db_clients: tuple[str, ...] | None = None  # None: the Dockerfile's defaults
+    cache_salt: str = ""  # isolates the build's cache mounts (benchmarks); not part of the image
     target: str | None = None
     output: str = "load"  # load | push | local | none
     output_dir: Path | None = None
@@ -107,6 +108,7 @@ def build_args(request: BuildRequest) -> list[tuple[str, str]]:
         ("SOURCE_URL", request.source_url),
         ("BUILD_INPUTS_HASH", request.inputs_hash),
         ("INSTALL_FROM_CONTEXT_FILES", "true" if request.offline else ""),
+        ("CACHE_SALT", request.cache_salt),
     ]
     if request.db_clients is not None:
         optional += [(f"INSTALL_{c.upper()}_CLIENT", str(c in request.db_clients).lower()) for c in DATABASE_CLIENTS]
@@ -148,7 +150,7 @@ def inputs_hash(*, build_arg_pairs: list[tuple[str, str]], files: list[tuple[str
 
     Rebuilds are not bit-identical (timestamps), so releases compare this instead of digests.
     """
-    volatile = {"BUILD_DATE", "VCS_REF", "BUILD_INPUTS_HASH"}
+    volatile = {"BUILD_DATE", "VCS_REF", "BUILD_INPUTS_HASH", "CACHE_SALT"}
     digest = hashlib.sha256()
     for name, value in sorted(p for p in build_arg_pairs if p[0] not in volatile):
         digest.update(f"arg {name}={value}\n".encode())
