@@ -95,6 +95,15 @@ step_engine() {
 
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
 
+# A stand-in is current when it carries the hash of the recipe it was built from: changing a
+# recipe rebuilds the stand-in on every host, instead of leaving old ones in place.
+RECIPE_LABEL=org.apache.airflow.image.standin-recipe
+recipe_hash() { cat "$@" | sha256sum | cut -c1-16; }
+standin_current() {
+    local ref=$1 want=$2
+    [[ $(docker image inspect -f "{{index .Config.Labels \"$RECIPE_LABEL\"}}" "$ref" 2>/dev/null) == "$want" ]]
+}
+
 # Debian rootfs → image. Cached per suite so each stand-in starts from the same root.
 debian_rootfs_image() {
     local suite=$1 ref="$STANDIN_PREFIX/debian:$1-minbase"
@@ -122,11 +131,14 @@ debian_rootfs_image() {
 make_python_standin() {
     local py=$1 suite=$2 real="python:$1-slim-$2" ref="$STANDIN_PREFIX/python:$1-slim-$2"
     if image_exists "$real"; then log "real base image $real present, no stand-in needed"; return 0; fi
-    if image_exists "$ref"; then log "stand-in $ref present"; return 0; fi
+    local recipe
+    recipe=$(recipe_hash "$(dirname "$0")/standin/python.Dockerfile")
+    if standin_current "$ref" "$recipe"; then log "stand-in $ref present"; return 0; fi
     local root
     root=$(debian_rootfs_image "$suite")
     log "building stand-in $ref"
     docker build --network host -q -t "$ref" --build-arg ROOTFS="$root" --build-arg PY="$py" \
+        --label "$RECIPE_LABEL=$recipe" \
         -f "$(dirname "$0")/standin/python.Dockerfile" "$(dirname "$0")/standin" >/dev/null
 }
 
@@ -156,11 +168,13 @@ step_registry() {
 make_service_standin() {
     local name=$1 tag=$2 real=$3 ref="$STANDIN_PREFIX/$1:$2"
     if image_exists "$real"; then log "real image $real present, no stand-in needed"; return 0; fi
-    if image_exists "$ref"; then log "stand-in $ref present"; return 0; fi
+    local recipe
+    recipe=$(recipe_hash "$(dirname "$0")/standin/$name".*)
+    if standin_current "$ref" "$recipe"; then log "stand-in $ref present"; return 0; fi
     local root
     root=$(debian_rootfs_image bookworm)
     log "building stand-in $ref"
-    docker build --network host -q -t "$ref" --build-arg ROOTFS="$root" \
+    docker build --network host -q -t "$ref" --build-arg ROOTFS="$root" --label "$RECIPE_LABEL=$recipe" \
         -f "$(dirname "$0")/standin/$name.Dockerfile" "$(dirname "$0")/standin" >/dev/null
 }
 
