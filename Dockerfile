@@ -12,15 +12,12 @@
 
 ARG PYTHON_BASE_IMAGE="python:3.12-slim-bookworm"
 
-########################################################################################################
-FROM ${PYTHON_BASE_IMAGE} AS build
-# Salts every cache mount's id: the benchmark measures cold builds without touching shared caches.
-ARG CACHE_SALT=""
-
-ARG PYTHON_BASE_IMAGE
+# Every customisation point is declared once here with its default; each stage names the ones it
+# uses (`ARG NAME`), which brings the default (or the value passed with --build-arg) into it.
 ARG AIRFLOW_VERSION="3.3.2"
 ARG AIRFLOW_EXTRAS="aiobotocore,amazon,async,celery,cncf-kubernetes,common-io,common-messaging,docker,elasticsearch,fab,ftp,git,google,google-auth,graphviz,grpc,hashicorp,http,ldap,microsoft-azure,mysql,odbc,openlineage,pandas,postgres,redis,sendgrid,sftp,slack,snowflake,ssh,statsd,uv"
 ARG ADDITIONAL_AIRFLOW_EXTRAS=""
+ARG ADDITIONAL_PYTHON_DEPS=""
 # lock: the committed constraints/<version>/constraints-<python>.txt | none | an http(s) URL |
 # the name of a file in docker-context-files/
 ARG AIRFLOW_CONSTRAINTS="lock"
@@ -29,10 +26,35 @@ ARG UV_VERSION="0.13.9"
 # between bookworm, trixie and forky).
 ARG DEV_APT_DEPS="gcc libc6-dev pkg-config libldap-dev|libldap2-dev libsasl2-dev default-libmysqlclient-dev unixodbc-dev"
 ARG ADDITIONAL_DEV_APT_DEPS=""
+# What every image needs at run time beyond the libraries its extensions link against: an init for
+# PID 1, CA certificates, curl for health checks, and git for the git DAG bundle.
+ARG RUNTIME_APT_DEPS="dumb-init ca-certificates curl git"
+ARG ADDITIONAL_RUNTIME_APT_DEPS=""
+# Database client libraries, whatever the extras link against: PostgreSQL's libpq, Debian's MariaDB
+# client library (MySQL-compatible), and MSSQL through FreeTDS + unixODBC (off by default).
+ARG INSTALL_POSTGRES_CLIENT="true"
+ARG INSTALL_MYSQL_CLIENT="true"
+ARG INSTALL_MSSQL_CLIENT="false"
 ARG AIRFLOW_VENV="/opt/airflow-venv"
 # true: install only from docker-context-files/ (wheels, debs/build, debs/runtime) with no network at
 # all; `invoke fill-context-files` fills the folder. See docs/air-gapped.md.
 ARG INSTALL_FROM_CONTEXT_FILES="false"
+# Salts every cache mount's id: the benchmark measures cold builds without touching shared caches.
+ARG CACHE_SALT=""
+
+########################################################################################################
+FROM ${PYTHON_BASE_IMAGE} AS build
+ARG CACHE_SALT
+ARG PYTHON_BASE_IMAGE
+ARG AIRFLOW_VERSION
+ARG AIRFLOW_EXTRAS
+ARG ADDITIONAL_AIRFLOW_EXTRAS
+ARG AIRFLOW_CONSTRAINTS
+ARG UV_VERSION
+ARG DEV_APT_DEPS
+ARG ADDITIONAL_DEV_APT_DEPS
+ARG AIRFLOW_VENV
+ARG INSTALL_FROM_CONTEXT_FILES
 # Which bytecode the image keeps: startup (Airflow's code and what its processes import at start:
 # fast starts, ~600 MB less for the production extras), all, or none (as the official image).
 ARG AIRFLOW_BYTECODE="startup"
@@ -135,12 +157,11 @@ EOF
 # as a small layer of just the files they add: adding one requirement rebuilds seconds of work, not
 # the whole environment.
 FROM build AS additional
-# Salts every cache mount's id: the benchmark measures cold builds without touching shared caches.
-ARG CACHE_SALT=""
-ARG ADDITIONAL_PYTHON_DEPS=""
-ARG AIRFLOW_CONSTRAINTS="lock"
-ARG AIRFLOW_VENV="/opt/airflow-venv"
-ARG INSTALL_FROM_CONTEXT_FILES="false"
+ARG CACHE_SALT
+ARG ADDITIONAL_PYTHON_DEPS
+ARG AIRFLOW_CONSTRAINTS
+ARG AIRFLOW_VENV
+ARG INSTALL_FROM_CONTEXT_FILES
 SHELL ["/bin/bash", "-o", "pipefail", "-e", "-u", "-c"]
 RUN --mount=type=cache,target=/root/.cache/uv,id=uv-cache${CACHE_SALT} \
     --mount=type=bind,source=docker-context-files,target=/context/docker-context-files \
@@ -181,10 +202,9 @@ EOF
 # and the .deb files both stages install, with their dependencies. With them, the image builds with
 # INSTALL_FROM_CONTEXT_FILES=true under `--network none`.
 FROM additional AS context-wheels
-# Salts every cache mount's id: the benchmark measures cold builds without touching shared caches.
-ARG CACHE_SALT=""
-ARG AIRFLOW_VENV="/opt/airflow-venv"
-ARG UV_VERSION="0.13.9"
+ARG CACHE_SALT
+ARG AIRFLOW_VENV
+ARG UV_VERSION
 SHELL ["/bin/bash", "-o", "pipefail", "-e", "-u", "-c"]
 RUN --mount=type=cache,target=/root/.cache/pip,id=pip-cache${CACHE_SALT} \
     --mount=type=secret,id=cacert \
@@ -198,13 +218,13 @@ mkdir -p /out/wheels
 EOF
 
 FROM ${PYTHON_BASE_IMAGE} AS context-debs
-ARG DEV_APT_DEPS="gcc libc6-dev pkg-config libldap-dev|libldap2-dev libsasl2-dev default-libmysqlclient-dev unixodbc-dev"
-ARG ADDITIONAL_DEV_APT_DEPS=""
-ARG RUNTIME_APT_DEPS="dumb-init ca-certificates curl git"
-ARG ADDITIONAL_RUNTIME_APT_DEPS=""
-ARG INSTALL_POSTGRES_CLIENT="true"
-ARG INSTALL_MYSQL_CLIENT="true"
-ARG INSTALL_MSSQL_CLIENT="false"
+ARG DEV_APT_DEPS
+ARG ADDITIONAL_DEV_APT_DEPS
+ARG RUNTIME_APT_DEPS
+ARG ADDITIONAL_RUNTIME_APT_DEPS
+ARG INSTALL_POSTGRES_CLIENT
+ARG INSTALL_MYSQL_CLIENT
+ARG INSTALL_MSSQL_CLIENT
 SHELL ["/bin/bash", "-o", "pipefail", "-e", "-u", "-c"]
 RUN --mount=type=bind,from=build,source=/build-info,target=/build-info \
     --mount=type=bind,from=build,source=/usr/local/lib/airflow-image,target=/usr/local/lib/airflow-image \
@@ -232,28 +252,22 @@ COPY --from=context-debs /out/ /
 
 ########################################################################################################
 FROM ${PYTHON_BASE_IMAGE} AS main
-# Salts every cache mount's id: the benchmark measures cold builds without touching shared caches.
-ARG CACHE_SALT=""
-
+ARG CACHE_SALT
 ARG PYTHON_BASE_IMAGE
-ARG AIRFLOW_VERSION="3.3.2"
-ARG AIRFLOW_EXTRAS="aiobotocore,amazon,async,celery,cncf-kubernetes,common-io,common-messaging,docker,elasticsearch,fab,ftp,git,google,google-auth,graphviz,grpc,hashicorp,http,ldap,microsoft-azure,mysql,odbc,openlineage,pandas,postgres,redis,sendgrid,sftp,slack,snowflake,ssh,statsd,uv"
-ARG ADDITIONAL_AIRFLOW_EXTRAS=""
-ARG AIRFLOW_CONSTRAINTS="lock"
-ARG AIRFLOW_VENV="/opt/airflow-venv"
+ARG AIRFLOW_VERSION
+ARG AIRFLOW_EXTRAS
+ARG ADDITIONAL_AIRFLOW_EXTRAS
+ARG AIRFLOW_CONSTRAINTS
+ARG AIRFLOW_VENV
 ARG AIRFLOW_UID="50000"
 ARG AIRFLOW_HOME="/opt/airflow"
 ARG AIRFLOW_USER_HOME_DIR="/home/airflow"
-# What every image needs at run time beyond the libraries found above: an init for PID 1, CA
-# certificates, curl for health checks, and git for the git DAG bundle.
-ARG RUNTIME_APT_DEPS="dumb-init ca-certificates curl git"
-ARG ADDITIONAL_RUNTIME_APT_DEPS=""
-ARG INSTALL_FROM_CONTEXT_FILES="false"
-# Database client libraries, whatever the extras link against: PostgreSQL's libpq, Debian's MariaDB
-# client library (MySQL-compatible), and MSSQL through FreeTDS + unixODBC (off by default).
-ARG INSTALL_POSTGRES_CLIENT="true"
-ARG INSTALL_MYSQL_CLIENT="true"
-ARG INSTALL_MSSQL_CLIENT="false"
+ARG RUNTIME_APT_DEPS
+ARG ADDITIONAL_RUNTIME_APT_DEPS
+ARG INSTALL_FROM_CONTEXT_FILES
+ARG INSTALL_POSTGRES_CLIENT
+ARG INSTALL_MYSQL_CLIENT
+ARG INSTALL_MSSQL_CLIENT
 
 SHELL ["/bin/bash", "-o", "pipefail", "-e", "-u", "-c"]
 

@@ -214,10 +214,10 @@ class RegistryClient:
         if response.status_code != 200:
             raise self._unexpected(response, "GET /v2/")
 
-    def head_manifest(self, repository: str, reference: str) -> str | None:
-        """The digest a tag points at, as the registry says (`Docker-Content-Digest`); None if absent."""
+    def _manifest_response(self, method: str, repository: str, reference: str) -> requests.Response | None:
+        """A manifest request accepting every manifest type; None when the tag or digest is absent."""
         response = self._request(
-            "HEAD",
+            method,
             f"/v2/{repository}/manifests/{reference}",
             scope=self._scope(repository),
             headers={"Accept": ", ".join(MANIFEST_TYPES)},
@@ -225,23 +225,23 @@ class RegistryClient:
         if response.status_code == 404:
             return None
         if response.status_code != 200:
-            raise self._unexpected(response, f"HEAD {repository}:{reference}")
+            raise self._unexpected(response, f"{method} {repository}:{reference}")
+        return response
+
+    def head_manifest(self, repository: str, reference: str) -> str | None:
+        """The digest a tag points at, as the registry says (`Docker-Content-Digest`); None if absent."""
+        response = self._manifest_response("HEAD", repository, reference)
+        if response is None:
+            return None
         digest = response.headers.get("Docker-Content-Digest")
         if not digest:
             return self.get_manifest(repository, reference).digest
         return digest
 
     def get_manifest(self, repository: str, reference: str) -> Manifest | None:
-        response = self._request(
-            "GET",
-            f"/v2/{repository}/manifests/{reference}",
-            scope=self._scope(repository),
-            headers={"Accept": ", ".join(MANIFEST_TYPES)},
-        )
-        if response.status_code == 404:
+        response = self._manifest_response("GET", repository, reference)
+        if response is None:
             return None
-        if response.status_code != 200:
-            raise self._unexpected(response, f"GET {repository}:{reference}")
         media_type = response.headers.get("Content-Type", "").split(";")[0].strip()
         body = response.content
         if not media_type or media_type == "application/json":

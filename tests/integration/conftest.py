@@ -14,24 +14,13 @@ import pytest
 
 from airflow_image.build import BuildOptions, build_image
 from airflow_image.cli_options import ca_bundle_from
-from airflow_image.matrix import load_matrix
 from airflow_image.runner import SubprocessRunner
-from airflow_image.settings import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 # A flavour Debian ships, so a bare CI host has its base image (dev/setup-host.sh).
 SMALL_PYTHON = "3.11"
 SMALL_EXTRAS = ("postgres", "celery")
-
-
-@pytest.fixture(scope="session")
-def settings():
-    return load_settings(ROOT)
-
-
-@pytest.fixture(scope="session")
-def matrix(settings):
-    return load_matrix(settings.matrix_path)
+# settings and matrix come from tests/conftest.py
 
 
 @pytest.fixture(scope="session")

@@ -87,7 +87,9 @@ def test_dockerfile_args(dockerfile, expected):
 def test_real_dockerfile_args_keep_file_order_and_both_stages(root):
     args = {a.name: a for a in dockerfile_args((root / "Dockerfile").read_text())}
     assert args["PYTHON_BASE_IMAGE"].scopes[:3] == ("global", "build", "main")
-    assert args["AIRFLOW_VERSION"].scopes[:2] == ("build", "main")
+    # declared once with its default, then named by the stages that use it
+    assert args["AIRFLOW_VERSION"].scopes[:3] == ("global", "build", "main")
+    assert len(args["AIRFLOW_VERSION"].defaults) == 1
     assert args["AIRFLOW_PYTHON_VERSION"].defaults == ("${PYTHON_BASE_TAG%%-*}",)
     assert list(args).index("PYTHON_BASE_IMAGE") == 0
 
