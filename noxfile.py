@@ -46,6 +46,11 @@ def _per_flavour(python: str) -> None:
     def benchmark(session: nox.Session) -> None:
         noxsupport.benchmark(session, PROJECT, python)
 
+    def air_gapped(session: nox.Session) -> None:
+        noxsupport.air_gapped(session, PROJECT, python)
+
+    air_gapped.__doc__ = f"Fill docker-context-files, build Python {python} with --network none, test it (heavy)."
+    nox.session(name=f"air_gapped-{python}", default=False, tags=["air_gapped"])(air_gapped)
     benchmark.__doc__ = f"Measure build, rebuild, size and start-up for Python {python} (heavy; prints a table)."
     nox.session(name=f"benchmark-{python}", python=False, default=False, tags=["benchmark"])(benchmark)
     build_prod.__doc__ = f"Build the production image of Airflow {PROJECT.release.version} for Python {python}."

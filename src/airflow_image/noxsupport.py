@@ -8,13 +8,15 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from .benchmark import format_table, run_benchmark
-from .build import BuildOptions, build_image
+from .build import BuildOptions, build_image, fill_context_files
 from .cli_options import ENV_AIRFLOW_VERSION, ca_bundle_from, parse_build_options
 from .engine import inspect_image
 from .errors import AirflowImageError, InvalidBuildOption, UnsupportedPython
@@ -25,7 +27,7 @@ from .tags import exact_tag
 
 # Packages the image-test sessions install next to the project itself.
 IMAGE_TEST_DEPS = ("pytest>=8",)
-PER_FLAVOUR_SESSIONS = ("build_prod", "test_prod", "benchmark")
+PER_FLAVOUR_SESSIONS = ("build_prod", "test_prod", "benchmark", "air_gapped")
 # A flavour whose base image every CI host can make (dev/setup-host.sh).
 SMOKE_PYTHON = "3.11"
 
@@ -195,3 +197,32 @@ def benchmark(session: Any, project: NoxProject, python: str, *, smoke: bool = F
     out.write_text(result.to_json())
     print(format_table(result))
     session.log(f"wrote {out}")
+
+
+def air_gapped(session: Any, project: NoxProject, python: str) -> None:
+    """Fills a copy of the build context for the given extras (production set by default), then
+    builds it with no network at all, and runs the image tests on the result."""
+    try:
+        options, _, rest = parse_build_options(session.posargs, python=python, environ=os.environ)
+    except AirflowImageError as exc:
+        session.error(str(exc))
+    root = project.settings.root
+    ref = f"{project.settings.image_name}-offline:{project.release.version}-python{python}"
+    with tempfile.TemporaryDirectory(prefix="air-gapped-") as tmp:
+        context = Path(tmp)
+        for name in ("Dockerfile", ".dockerignore"):
+            shutil.copy2(root / name, context / name)
+        for name in ("image", "constraints"):
+            shutil.copytree(root / name, context / name)
+        (context / "docker-context-files").mkdir()
+        try:
+            fill_context_files(project.settings, project.matrix, replace(options, context=context), _runner(session),
+                               dest=context / "docker-context-files")
+            offline = replace(options, context=context, offline=True, tags=(ref,))
+            build_image(project.settings, project.matrix, offline, _runner(session))
+        except AirflowImageError as exc:
+            session.error(str(exc))
+    extras = project.settings.default_extras if options.extras is None else options.extras
+    _install_test_deps(session)
+    _run_image_tests(session, project, ref=ref, python=python, extras=(*extras, *options.additional_extras),
+                     variant=options.variant, ca_bundle=options.ca_bundle, pytest_args=rest)
