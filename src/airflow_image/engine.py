@@ -54,7 +54,9 @@ def base_digest(image: LocalImage) -> str:
         name, _, digest = repo_digest.partition("@")
         if name == repo or name.endswith("/" + repo):
             return digest
-    return image.repo_digests[0].partition("@")[2] if image.repo_digests else image.id
+    # A digest under another name (the base pushed to some other registry) is no statement about this
+    # name, and it would change whenever someone pushes the base elsewhere: the id is stable.
+    return image.id
 
 
 @dataclass(frozen=True)

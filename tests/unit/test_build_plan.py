@@ -49,6 +49,12 @@ def test_base_image_choice(settings, present, explicit, chosen):
             "sha256:" + "c" * 64,
         ),
         ("localhost/standin/python:3.11-slim-bookworm", (), "sha256:" + "1" * 64),
+        # pushed elsewhere since: still the id, so the inputs hash does not move
+        (
+            "localhost/standin/python:3.11-slim-bookworm",
+            ("127.0.0.1:5000/python@sha256:" + "d" * 64,),
+            "sha256:" + "1" * 64,
+        ),
     ],
 )
 def test_base_digest(ref, digests, expected):
