@@ -112,7 +112,8 @@ fi
     || fail "cannot install uv==${UV_VERSION}${local_only:+ from docker-context-files/ (is its wheel there?)}"
 EOF
 
-ENV UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never UV_COMPILE_BYTECODE=1
+# No bytecode at install: AIRFLOW_BYTECODE decides what is compiled (image/scripts/prune_venv.py).
+ENV UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never UV_COMPILE_BYTECODE=0
 
 # SHELL is bash for every RUN of this stage; hadolint checks heredocs as POSIX sh.
 # hadolint ignore=SC3014,SC3054
@@ -179,7 +180,7 @@ use_index_secrets_if_given
 [[ ${AIRFLOW_CONSTRAINTS} == none ]] || export CONSTRAINTS=/build-info/constraints.txt
 select_install_sources
 venv_manifest >/tmp/before.txt
-# uv would compile all of site-packages again (the pruned bytecode too): compile only what is added
+# compile only what this step adds (uv would compile all of site-packages)
 # shellcheck disable=SC2086
 UV_COMPILE_BYTECODE=0 uv_install ${ADDITIONAL_PYTHON_DEPS} \
     || fail "installing ADDITIONAL_PYTHON_DEPS (${ADDITIONAL_PYTHON_DEPS}) failed${FROM_CONTEXT}"

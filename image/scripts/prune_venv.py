@@ -2,18 +2,16 @@
 
 Runs in the build stage with the environment's own interpreter:
   - removes test suites that packages ship inside site-packages (`tests/` folders);
-  - keeps bytecode (.pyc) for Airflow's own code and for every module that Airflow's processes
+  - writes bytecode (.pyc) for Airflow's own code and for every module that Airflow's processes
     import when they start (CLI, scheduler, triggerer, dag-processor, api-server, workers, the task
-    runner); the other .pyc files, for SDKs that only some tasks import, are removed
-    (mode "startup"). Those modules compile when first imported. Mode "all" keeps every .pyc,
-    "none" removes all of them.
+    runner), and for nothing else (mode "startup"): SDKs that only some tasks import compile when
+    first imported. Mode "all" compiles everything, "none" nothing.
 
     python prune_venv.py MODE
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
 import subprocess
@@ -44,23 +42,23 @@ ENTRY_MODULES = (
 MODES = ("startup", "all", "none")
 
 
-def imported_bytecode() -> set[str]:
-    """Bytecode files of every module the entry modules import, found in a clean interpreter."""
+def import_start_up_modules() -> None:
+    """Imports the entry modules in a clean interpreter; Python writes the bytecode of every module
+    that gets imported, which is exactly the set start-up needs."""
     probe = (
-        "import importlib, sys\n"
+        "import importlib\n"
         f"for name in {ENTRY_MODULES!r}:\n"
         "    try:\n"
         "        importlib.import_module(name)\n"
         "    except Exception:\n"
         "        pass\n"
-        "for m in list(sys.modules.values()):\n"
-        "    cached = getattr(m, '__cached__', None)\n"
-        "    if cached:\n"
-        "        print(cached)\n"
     )
     env = {**os.environ, "AIRFLOW_HOME": "/tmp/airflow-prune", "AIRFLOW__CORE__LOAD_EXAMPLES": "false"}
-    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
-    return {line for line in out.stdout.splitlines() if line.endswith(".pyc")}
+    subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, check=True)
+
+
+def compile_tree(path: str) -> None:
+    subprocess.run([sys.executable, "-m", "compileall", "-q", "-j", "0", path], check=True)
 
 
 def main(mode: str) -> int:
@@ -74,20 +72,23 @@ def main(mode: str) -> int:
             shutil.rmtree(os.path.join(root, "tests"))
             dirs.remove("tests")
             removed_tests += 1
-    keep = imported_bytecode() if mode == "startup" else set()
-    kept = dropped = 0
-    airflow_dir = os.path.join(site, "airflow") + os.sep
+    # The environment is installed without bytecode: compiling everything only to delete most of it
+    # cost more than the whole download. "startup" lets the probe's own imports write the bytecode of
+    # what start-up imports, then compiles Airflow's package; "all" compiles everything.
+    if mode == "startup":
+        import_start_up_modules()
+        compile_tree(os.path.join(site, "airflow"))
+    elif mode == "all":
+        compile_tree(site)
+    kept = 0
     for root, _, files in os.walk(site):
         for name in files:
-            if not name.endswith(".pyc"):
-                continue
-            path = os.path.join(root, name)
-            if mode == "all" or (mode == "startup" and (path in keep or path.startswith(airflow_dir))):
-                kept += 1
-                continue
-            os.remove(path)
-            dropped += 1
-    print(f"removed {removed_tests} tests/ folders; bytecode ({mode}): kept {kept} .pyc files, removed {dropped}")
+            if name.endswith(".pyc"):
+                if mode == "none":
+                    os.remove(os.path.join(root, name))
+                else:
+                    kept += 1
+    print(f"removed {removed_tests} tests/ folders; bytecode ({mode}): {kept} .pyc files")
     return 0
 
 
