@@ -71,8 +71,19 @@ install_engine() {
     rm -f /usr/sbin/policy-rc.d
 }
 
+# Builds and tests add to BuildKit's cache with every run; on a long-lived host it would fill the
+# disk. A garbage-collection limit keeps it bounded (an existing daemon.json is left as it is).
+BUILDER_KEEP_STORAGE=${BUILDER_KEEP_STORAGE:-20GB}
+configure_engine() {
+    [[ -e /etc/docker/daemon.json ]] && return 0
+    mkdir -p /etc/docker
+    printf '{"builder": {"gc": {"enabled": true, "defaultKeepStorage": "%s"}}}\n' "$BUILDER_KEEP_STORAGE" \
+        >/etc/docker/daemon.json
+}
+
 start_engine() {
     if docker info >/dev/null 2>&1; then return 0; fi
+    configure_engine
     log "starting dockerd (log: $DOCKERD_LOG)"
     setsid dockerd >"$DOCKERD_LOG" 2>&1 </dev/null &
     local i

@@ -26,11 +26,12 @@ PT_LOAD = 1
 def load_segments_valid(data: bytes) -> bool:
     if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:  # 64-bit little-endian only
         return False
-    phoff, = struct.unpack_from("<Q", data, 0x20)
+    (phoff,) = struct.unpack_from("<Q", data, 0x20)
     phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
     for i in range(phnum):
         p_type, _flags, p_offset, p_vaddr, _paddr, _filesz, _memsz, p_align = struct.unpack_from(
-            "<IIQQQQQQ", data, phoff + i * phentsize)
+            "<IIQQQQQQ", data, phoff + i * phentsize
+        )
         if p_type != PT_LOAD:
             continue
         if p_offset % PAGE != p_vaddr % PAGE or (p_align and p_offset % p_align != p_vaddr % p_align):
@@ -61,8 +62,10 @@ def main(directory: str) -> int:
     stripped = [o for o in outcomes if o.startswith("stripped")]
     saved_mb = sum(int(o.split()[1]) for o in stripped) >> 20
     kept = outcomes.count("kept")
-    print(f"stripped {len(stripped)} of {len(files)} shared objects ({saved_mb} MB); "
-          f"{kept} kept as they were because stripping would break them")
+    print(
+        f"stripped {len(stripped)} of {len(files)} shared objects ({saved_mb} MB); "
+        f"{kept} kept as they were because stripping would break them"
+    )
     return 0
 
 

@@ -8,6 +8,7 @@ separately prepared image.
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -39,3 +40,27 @@ def small_image(settings, matrix, runner, ca_bundle) -> str:
     options = BuildOptions(python=SMALL_PYTHON, extras=SMALL_EXTRAS, tags=(ref,), ca_bundle=ca_bundle)
     build_image(settings, matrix, options, runner)
     return ref
+
+
+# Images the integration tests build only to look at once; removed when the session ends so that
+# repeated runs on one host do not pile them up (the small image above is kept: others reuse it).
+THROWAWAY_REPOSITORIES = (
+    "airflow-custom",
+    "airflow-url",
+    "airflow-none",
+    "airflow-private",
+    "airflow-extended",
+    "airflow-offline",
+    "airflow-plain",
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def remove_throwaway_images():
+    yield
+    listed = subprocess.run(
+        ["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"], capture_output=True, text=True, check=False
+    ).stdout.split()
+    doomed = [ref for ref in listed if ref.rsplit(":", 1)[0] in THROWAWAY_REPOSITORIES]
+    if doomed:
+        subprocess.run(["docker", "image", "rm", "--force", *doomed], capture_output=True, check=False)
