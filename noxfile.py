@@ -104,7 +104,7 @@ def chart(session: nox.Session) -> None:
 @nox.session(default=False, tags=["ci"])
 def integration(session: nox.Session) -> None:
     """Integration tests against the real engine, a local registry and compose."""
-    session.install("-e", ".", "pytest>=8", "invoke>=2.2", "bcrypt>=4", "PyYAML>=6")
+    session.install("-e", ".[sbom]", "pytest>=8", "invoke>=2.2", "bcrypt>=4", "PyYAML>=6")
     paths = [a for a in session.posargs if a.startswith("tests/")] or ["tests/integration"]
     options = [a for a in session.posargs if not a.startswith("tests/")]
     session.run("pytest", *paths, "-p", "no:cacheprovider", *options)

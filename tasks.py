@@ -213,6 +213,48 @@ def compose_task(c, executor="local", image=None, output=None, postgres_image=No
           f"http://127.0.0.1:{quick_start.options.api_port} as admin (password: AIRFLOW_ADMIN_PASSWORD in .env)")
 
 
+@task(
+    name="check-base-images",
+    help={
+        "registry": "HOST[:PORT][/NAMESPACE] holding the released images (default: $AIRFLOW_IMAGE_REGISTRY)",
+        "base_registry": "registry of base names without a host (default: $AIRFLOW_IMAGE_BASE_REGISTRY)",
+    },
+)
+@one_line_errors
+def check_base_images_task(c, registry=None, base_registry=None):
+    """Table of released images whose base image moved on; exit 0 all current, 2 something stale, 1 uncheckable."""
+    from airflow_image.base_check import check_base_images, exit_code, format_status, parse_check_options
+
+    settings = load_settings(ROOT)
+    options = parse_check_options(registry=registry, base_registry=base_registry, environ=os.environ,
+                                  home=Path.home())
+    statuses = check_base_images(options, settings.image_name, runner=SubprocessRunner())
+    print("\n".join(format_status(statuses, options.registry, settings.image_name)))
+    if exit_code(statuses):
+        raise Exit(code=exit_code(statuses))
+
+
+@task(
+    name="rebuild-stale",
+    help={
+        "registry": "HOST[:PORT][/NAMESPACE] holding the released images (default: $AIRFLOW_IMAGE_REGISTRY)",
+        "base_registry": "registry of base names without a host (default: $AIRFLOW_IMAGE_BASE_REGISTRY)",
+        "pytest_args": "extra arguments for every rebuilt image's tests, as one string",
+        "out": "folder for the SBOMs and change reports (default: dist/security)",
+        "dry_run": "check and print what would be rebuilt; build, test and push nothing",
+    },
+)
+@one_line_errors
+def rebuild_stale_task(c, registry=None, base_registry=None, pytest_args="", out="dist/security", dry_run=False):
+    """Rebuild, test and re-push every released image whose base moved on; moving tags move, a dated tag pins."""
+    from airflow_image.rebuild import parse_rebuild_options, rebuild_stale
+
+    settings = load_settings(ROOT)
+    options = parse_rebuild_options(registry=registry, base_registry=base_registry, pytest_args=pytest_args,
+                                    out=ROOT / out, interpreter=sys.executable, environ=os.environ, home=Path.home())
+    rebuild_stale(settings, load_matrix(settings.matrix_path), options, runner=SubprocessRunner(dry_run=dry_run))
+
+
 @task(name="docs")
 @one_line_errors
 def docs_task(c):
@@ -223,5 +265,6 @@ def docs_task(c):
 
 
 ns = Collection(update_matrix_task, update_locks, release_task, tag_task, push_task, fill_context_files_task,
-                chart_package, chart_push, compose_task, docs_task)
+                chart_package, chart_push, compose_task, docs_task, check_base_images_task,
+                rebuild_stale_task)
 ns.configure({"run": {"echo": True}})

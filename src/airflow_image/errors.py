@@ -85,3 +85,11 @@ class InvalidComposeOption(AirflowImageError):
 
 class DocsError(AirflowImageError):
     """The docs' sources disagree with the code (an undocumented Dockerfile ARG, an unknown generated section)."""
+
+
+class BaseImagesUncheckable(AirflowImageError):
+    """Some released image's base could not be checked (registry down, labels missing); nothing is rebuilt."""
+
+
+class SbomError(AirflowImageError):
+    """An image's SBOM could not be generated or does not validate against the CycloneDX schema."""

@@ -1,0 +1,88 @@
+"""The security-patch process end to end on real images: a release built from a base in the local
+registry (digest D1), a patched base pushed under the same tag (D2), `invoke check-base-images`
+finding exactly the affected flavour, `invoke rebuild-stale` rebuilding, testing and pushing it with
+its SBOM and change report, and a second check finding nothing stale.
+
+Lean on purpose: one real flavour (Python 3.11, extras postgres) is released and rebuilt; the flavour
+that must stay untouched is a small image carrying a release's labels on the other base (the check
+reads labels only). A base named by a registry port is never in BuildKit's cache, so each real build
+here is a full one.
+"""
+
+from __future__ import annotations
+
+import json
+
+from airflow_image.base_check import BASE_DIGEST_LABEL, EXIT_CURRENT, EXIT_STALE
+from airflow_image.build import BuildOptions, build_image
+from airflow_image.release import push_images, tag_for_release
+from airflow_image.release_plan import parse_registry
+from airflow_image.sbom import validate_sbom
+from airflow_image.sbom_publish import sbom_tag
+
+from ..release.test_release import invoke
+from .test_check_base_images import release_stand_in, rows
+
+VERSION = "3.3.2"
+MOVING_311 = ("3.3.2-python3.11", "3.3-python3.11", "latest-python3.11")
+UNTOUCHED = ("3.3.2-python3.13", "3.3-python3.13", "latest-python3.13")
+# One string, as `--pytest-args` takes it (split like a shell would).
+QUICK_TESTS = (
+    "-k 'test_airflow_version_is_the_requested_one or test_python_is_the_flavour or test_labels"
+    " or test_base_digest_label_is_the_base_actually_used'"
+)
+
+
+def test_patched_base_rebuilds_exactly_the_affected_flavour(registry, bases, settings, matrix, runner, ca_bundle,
+                                                            tmp_path):
+    client = registry.client()
+    d1 = {p: bases.publish(p) for p in ("3.11", "3.13")}
+    exact = f"{registry.host}/airflow:{VERSION}-python3.11"
+    build_image(settings, matrix, BuildOptions(airflow_version=VERSION, python="3.11", extras=("postgres",),
+                                               base_image=bases.ref("3.11"), ca_bundle=ca_bundle, tags=(exact,)),
+                runner)
+    refs = tag_for_release(settings, matrix, image=exact, registry=parse_registry(registry.host), runner=runner)
+    push_images(refs, credentials=registry.credentials, runner=runner)
+    release_stand_in(registry, UNTOUCHED, python="3.13", base=bases.ref("3.13"), digest=d1["3.13"])
+    assert client.image_labels("airflow", MOVING_311[0])[BASE_DIGEST_LABEL] == d1["3.11"]
+    before = {t: client.head_manifest("airflow", t) for t in MOVING_311 + UNTOUCHED}
+
+    d2 = bases.patch("3.11")
+    check = invoke("check-base-images", "--registry", registry.host, docker_config=registry.docker_config)
+    assert check.returncode == EXIT_STALE, check.stdout + check.stderr
+    assert {t: r[3] for t, r in rows(check.stdout).items()} == {**dict.fromkeys(MOVING_311, "yes"),
+                                                                **dict.fromkeys(UNTOUCHED, "no")}
+
+    out = tmp_path / "security"
+    rebuild = invoke("rebuild-stale", "--registry", registry.host, "--pytest-args", QUICK_TESTS, "--out", str(out),
+                     docker_config=registry.docker_config)
+    assert rebuild.returncode == 0, rebuild.stdout[-6000:] + rebuild.stderr[-3000:]
+
+    tags = set(client.list_tags("airflow"))
+    dated = sorted(t for t in tags if t.startswith(f"{VERSION}-python3.11-2"))
+    assert len(dated) == 1, tags
+    after = {t: client.head_manifest("airflow", t) for t in (*MOVING_311, *UNTOUCHED, dated[0])}
+    assert len({after[t] for t in (*MOVING_311, dated[0])}) == 1
+    assert after[MOVING_311[0]] != before[MOVING_311[0]]
+    assert client.image_labels("airflow", MOVING_311[0])[BASE_DIGEST_LABEL] == d2
+    assert {t: after[t] for t in UNTOUCHED} == {t: before[t] for t in UNTOUCHED}
+
+    sbom = json.loads((out / f"{dated[0]}.cdx.json").read_text())
+    validate_sbom(sbom)
+    purls = [c.get("purl", "") for c in sbom["components"]]
+    assert "pkg:pypi/apache-airflow@3.3.2" in purls
+    assert any(p.startswith("pkg:pypi/psycopg2") for p in purls)
+    assert any(p.startswith("pkg:deb/debian/libc6@") for p in purls)
+    assert not any(p.startswith("pkg:pypi/cyclonedx") for p in purls), "the generator reported itself"
+    assert sbom["metadata"]["component"]["version"] == after[MOVING_311[0]]
+    assert sbom_tag(after[MOVING_311[0]]) in tags, "the SBOM was not pushed next to the image"
+    report = (out / f"{dated[0]}.changes.txt").read_text().splitlines()
+    old, new = f"{registry.host}/airflow@{before[MOVING_311[0]]}", f"{registry.host}/airflow:{dated[0]}"
+    assert report[0] == f"changes from {old} to {new}:"
+    assert next(line for line in report if "base-files" in line).endswith("+patch1"), report
+    assert "  python: no package changed" in report
+    assert report[-1].startswith("  size: ")
+
+    again = invoke("check-base-images", "--registry", registry.host, docker_config=registry.docker_config)
+    assert again.returncode == EXIT_CURRENT, again.stdout + again.stderr
+    assert set(r[3] for r in rows(again.stdout).values()) == {"no"}
