@@ -20,6 +20,7 @@ from .build import BuildOptions, build_image, fill_context_files
 from .cli_options import ENV_AIRFLOW_VERSION, ca_bundle_from, parse_build_options
 from .engine import inspect_image
 from .errors import AirflowImageError, InvalidBuildOption, UnsupportedPython
+from .image_tests import image_test_args
 from .matrix import AirflowRelease, VersionMatrix, load_matrix
 from .runner import SubprocessRunner
 from .settings import ProjectSettings, load_settings
@@ -106,19 +107,15 @@ def _run_image_tests(
 ) -> None:
     if inspect_image(_runner(session), ref) is None:
         session.error(f"image {ref} does not exist; build it first with `nox -s build_prod-{python}`")
-    session.run(
-        "pytest",
-        "tests/image",
-        "-p",
-        "no:cacheprovider",
-        f"--image={ref}",
-        f"--airflow-version={project.release.version}",
-        f"--python-flavour={python}",
-        f"--extras={','.join(extras)}",
-        f"--variant={variant}",
-        *([f"--ca-bundle={ca_bundle}"] if ca_bundle else []),
-        *pytest_args,
+    args = image_test_args(
+        image=ref,
+        airflow_version=project.release.version,
+        python=python,
+        extras=extras,
+        variant=variant,
+        ca_bundle=ca_bundle,
     )
+    session.run("pytest", *args, *pytest_args)
 
 
 def test_prod(session: Any, project: NoxProject, python: str) -> None:
@@ -216,13 +213,26 @@ def air_gapped(session: Any, project: NoxProject, python: str) -> None:
             shutil.copytree(root / name, context / name)
         (context / "docker-context-files").mkdir()
         try:
-            fill_context_files(project.settings, project.matrix, replace(options, context=context), _runner(session),
-                               dest=context / "docker-context-files")
+            fill_context_files(
+                project.settings,
+                project.matrix,
+                replace(options, context=context),
+                _runner(session),
+                dest=context / "docker-context-files",
+            )
             offline = replace(options, context=context, offline=True, tags=(ref,))
             build_image(project.settings, project.matrix, offline, _runner(session))
         except AirflowImageError as exc:
             session.error(str(exc))
     extras = project.settings.default_extras if options.extras is None else options.extras
     _install_test_deps(session)
-    _run_image_tests(session, project, ref=ref, python=python, extras=(*extras, *options.additional_extras),
-                     variant=options.variant, ca_bundle=options.ca_bundle, pytest_args=rest)
+    _run_image_tests(
+        session,
+        project,
+        ref=ref,
+        python=python,
+        extras=(*extras, *options.additional_extras),
+        variant=options.variant,
+        ca_bundle=options.ca_bundle,
+        pytest_args=rest,
+    )

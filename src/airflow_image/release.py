@@ -18,6 +18,7 @@ from .build import BuildOptions, build_image, plan_build
 from .credentials import Credentials, CredentialSources, find_credentials
 from .engine import LocalImage, inspect_image, source_info
 from .errors import AirflowImageError, ImageTestsFailed, RegistryError, RegistryMismatch, ReleaseRefused
+from .image_tests import image_test_args
 from .matrix import VersionMatrix
 from .params import BuildRequest
 from .registry import RegistryClient, split_ref
@@ -229,21 +230,15 @@ def run_image_tests(
     settings: ProjectSettings, request: BuildRequest, options: ReleaseOptions, runner: CommandRunner
 ) -> bool:
     """The image test suite the `test_prod-X.Y` sessions run, against the image just built."""
-    argv = [
-        options.interpreter,
-        "-m",
-        "pytest",
-        "tests/image",
-        "-p",
-        "no:cacheprovider",
-        f"--image={request.tags[0]}",
-        f"--airflow-version={request.airflow_version}",
-        f"--python-flavour={request.python}",
-        f"--extras={','.join((*request.extras, *request.additional_extras))}",
-        f"--variant={request.variant}",
-        *([f"--ca-bundle={request.ca_bundle}"] if request.ca_bundle else []),
-        *options.test_args,
-    ]
+    args = image_test_args(
+        image=request.tags[0],
+        airflow_version=request.airflow_version,
+        python=request.python,
+        extras=(*request.extras, *request.additional_extras),
+        variant=request.variant,
+        ca_bundle=request.ca_bundle,
+    )
+    argv = [options.interpreter, "-m", "pytest", *args, *options.test_args]
     return runner.run(argv, check=False, cwd=settings.root).returncode == 0
 
 
