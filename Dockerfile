@@ -21,6 +21,9 @@ ARG ADDITIONAL_PYTHON_DEPS=""
 # lock: the committed constraints/<version>/constraints-<python>.txt | none | an http(s) URL |
 # the name of a file in docker-context-files/
 ARG AIRFLOW_CONSTRAINTS="lock"
+# Pins above the lock for fixed advisories, "name==version (ADVISORY), …": `build_prod` fills it from
+# security-overrides.toml; it is also the image's label (docs/security-overrides.md).
+ARG AIRFLOW_SECURITY_OVERRIDES=""
 ARG UV_VERSION="0.13.9"
 # Build-stage only. "a|b" takes the first name the base's Debian suite knows (package names move
 # between bookworm, trixie and forky).
@@ -114,6 +117,8 @@ EOF
 
 # No bytecode at install: AIRFLOW_BYTECODE decides what is compiled (image/scripts/prune_venv.py).
 ENV UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never UV_COMPILE_BYTECODE=0
+# Declared here, not with the others: a changed override re-runs only the install below.
+ARG AIRFLOW_SECURITY_OVERRIDES
 
 # SHELL is bash for every RUN of this stage; hadolint checks heredocs as POSIX sh.
 # hadolint ignore=SC3014,SC3054
@@ -135,6 +140,30 @@ python_flavour=$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 mkdir -p /build-info
 CONSTRAINTS=$(select_constraints "${AIRFLOW_CONSTRAINTS}" "${AIRFLOW_VERSION}" "${python_flavour}" /build-info/constraints.txt)
 export CONSTRAINTS
+# uv's overrides do not beat a constraint, and the constraints the image keeps are what users extend
+# it with: both take the overridden versions, so neither undoes a security override.
+python - "${AIRFLOW_SECURITY_OVERRIDES}" /build-info/security-overrides.txt /build-info/constraints.txt <<'PY' || exit 1
+import re, sys
+value, overrides_path, constraints_path = sys.argv[1:]
+entry = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)==([A-Za-z0-9.+!_-]+) [(]((?:CVE|GHSA)-[A-Za-z0-9-]+)[)]")
+def canonical(name):
+    return re.sub(r"[-_.]+", "-", name).lower()
+pins = {}
+for item in filter(None, (part.strip() for part in value.split(","))):
+    found = entry.fullmatch(item)
+    if found is None:
+        sys.exit(f"ERROR: AIRFLOW_SECURITY_OVERRIDES entry {item!r} is not NAME==VERSION (CVE-… or GHSA-…)")
+    pins[canonical(found[1])] = (f"{found[1]}=={found[2]}", found[3])
+with open(overrides_path, "w") as out:
+    out.write("# security overrides in force (label org.apache.airflow.security-overrides)\n")
+    out.writelines(f"{pin}  # {advisory}\n" for pin, advisory in pins.values())
+with open(constraints_path) as kept:
+    lines = kept.readlines()
+with open(constraints_path, "w") as out:
+    for line in lines:
+        name = canonical(line.partition("==")[0].strip()) if "==" in line and not line.startswith("#") else ""
+        out.write(f"{pins[name][0]}  # security override ({pins[name][1]})\n" if name in pins else line)
+PY
 extras=${AIRFLOW_EXTRAS}${ADDITIONAL_AIRFLOW_EXTRAS:+,${ADDITIONAL_AIRFLOW_EXTRAS}}
 /opt/uv/bin/uv venv --quiet --python "$(command -v python)" "${AIRFLOW_VENV}"
 select_install_sources
@@ -142,8 +171,13 @@ select_install_sources
 uv_install --quiet --no-deps "apache-airflow==${AIRFLOW_VERSION}" \
     || fail "cannot install apache-airflow==${AIRFLOW_VERSION}${FROM_CONTEXT}"
 check_extras_exist "${AIRFLOW_VENV}/bin/python" "${extras}"
-uv_install "apache-airflow${extras:+[${extras}]}==${AIRFLOW_VERSION}" pip \
+uv_install --overrides /build-info/security-overrides.txt "apache-airflow${extras:+[${extras}]}==${AIRFLOW_VERSION}" pip \
     || fail "installing apache-airflow[${extras}]==${AIRFLOW_VERSION} failed${FROM_CONTEXT}"
+# An override beats every declared bound, so only pip check tells whether the result still fits.
+if [ -n "${AIRFLOW_SECURITY_OVERRIDES}" ]; then
+    "${AIRFLOW_VENV}/bin/pip" check \
+        || fail "with AIRFLOW_SECURITY_OVERRIDES (${AIRFLOW_SECURITY_OVERRIDES}) a requirement named above is broken"
+fi
 printf 'apache-airflow==%s\n' "${AIRFLOW_VERSION}" >/build-info/pin-airflow.txt
 # Dead weight out: test suites, debug symbols in extension modules, bytecode nothing imports at start.
 "${AIRFLOW_VENV}/bin/python" /usr/local/lib/airflow-image/prune_venv.py "${AIRFLOW_BYTECODE}"
@@ -301,7 +335,7 @@ rm -rf /var/log/apt /var/log/dpkg.log /var/cache/debconf/*-old
 useradd --uid "${AIRFLOW_UID}" --gid 0 --no-log-init --create-home --home-dir "${AIRFLOW_USER_HOME_DIR}" \
     --shell /bin/bash airflow
 mkdir -p "${AIRFLOW_HOME}"/{dags,logs,plugins,config} /usr/local/share/airflow
-cp /build-info/constraints.txt /build-info/pin-airflow.txt /usr/local/share/airflow/
+cp /build-info/constraints.txt /build-info/pin-airflow.txt /build-info/security-overrides.txt /usr/local/share/airflow/
 chown -R "${AIRFLOW_UID}:0" "${AIRFLOW_HOME}" "${AIRFLOW_USER_HOME_DIR}"
 chmod -R g=u "${AIRFLOW_HOME}" "${AIRFLOW_USER_HOME_DIR}"
 # The entrypoint adds a passwd entry for an arbitrary uid, so tools that look the user up work.
@@ -340,6 +374,7 @@ ARG SOURCE_URL="https://github.com/apache/airflow-image"
 ARG BASE_IMAGE_DIGEST=""
 ARG BUILD_INPUTS_HASH=""
 ARG AIRFLOW_VARIANT="regular"
+ARG AIRFLOW_SECURITY_OVERRIDES
 # Same derivation as in the build stage, which already checked it against the base's python.
 ARG PYTHON_BASE_TAG=${PYTHON_BASE_IMAGE##*:}
 ARG AIRFLOW_PYTHON_VERSION=${PYTHON_BASE_TAG%%-*}
@@ -357,5 +392,6 @@ LABEL org.opencontainers.image.title="Apache Airflow" \
       org.apache.airflow.uid="${AIRFLOW_UID}" \
       org.apache.airflow.extras="${AIRFLOW_EXTRAS}${ADDITIONAL_AIRFLOW_EXTRAS:+,${ADDITIONAL_AIRFLOW_EXTRAS}}" \
       org.apache.airflow.constraints="${AIRFLOW_CONSTRAINTS}" \
+      org.apache.airflow.security-overrides="${AIRFLOW_SECURITY_OVERRIDES}" \
       org.apache.airflow.variant="${AIRFLOW_VARIANT}" \
       org.apache.airflow.image.inputs-hash="${BUILD_INPUTS_HASH}"

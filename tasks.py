@@ -60,19 +60,19 @@ def update_matrix_task(c, full=False):
 )
 @one_line_errors
 def update_locks(c, version=None, python=None, dry_run=False):
-    """Resolve and write constraints/<version>/constraints-<python>.txt with uv."""
+    """Resolve and write constraints/<version>/constraints-<python>[-<arch>].txt with uv, per lock platform."""
     settings = load_settings(ROOT)
     matrix = load_matrix(settings.matrix_path)
     release = matrix.get(version) if version else matrix.default_release()
     runner = SubprocessRunner(dry_run=dry_run)
     for flavour in python or release.pythons:
-        path = update_lock(settings, matrix, runner, airflow_version=release.version, python=flavour)
-        print(f"{'would write' if dry_run else 'wrote'} {path.relative_to(ROOT)}")
+        for path in update_lock(settings, matrix, runner, airflow_version=release.version, python=flavour):
+            print(f"{'would write' if dry_run else 'wrote'} {path.relative_to(ROOT)}")
 
 
 @task(
     name="release",
-    iterable=["python", "variant"],
+    iterable=["python", "variant", "platform"],
     help={
         "version": "Airflow version from the matrix (default: the newest stable)",
         "registry": "HOST[:PORT][/NAMESPACE] to push to (default: $AIRFLOW_IMAGE_REGISTRY)",
@@ -81,6 +81,7 @@ def update_locks(c, version=None, python=None, dry_run=False):
         "extras": "comma-separated extras instead of the production set ('' for core only)",
         "constraints": "lock (default) | none | URL | file in docker-context-files/",
         "pytest_args": "extra arguments for every flavour's image tests, as one string",
+        "platform": "linux/amd64 and/or linux/arm64 (repeatable; default: [tool.airflow-image] release-platforms)",
         "dry_run": "plan and check everything; build, test and push nothing",
     },
 )
@@ -94,6 +95,7 @@ def release_task(
     extras=None,
     constraints="lock",
     pytest_args="",
+    platform=None,
     dry_run=False,
 ):
     """Build, test and push every flavour of a version, or push nothing; a re-run pushes only what is missing."""
@@ -106,6 +108,7 @@ def release_task(
         extras=extras,
         constraints=constraints,
         pytest_args=pytest_args,
+        platforms=platform or (),
         interpreter=sys.executable,
         environ=os.environ,
         home=Path.home(),
@@ -255,6 +258,25 @@ def rebuild_stale_task(c, registry=None, base_registry=None, pytest_args="", out
     rebuild_stale(settings, load_matrix(settings.matrix_path), options, runner=SubprocessRunner(dry_run=dry_run))
 
 
+@task(
+    name="overrides-check",
+    help={
+        "version": "check only this Airflow version's locks (default: every committed lock)",
+        "file": "overrides file (default: security-overrides.toml)",
+    },
+)
+@one_line_errors
+def overrides_check_task(c, version=None, file=None):
+    """Security overrides a committed lock already satisfies; exit 0 none, 2 some to drop or narrow, 1 bad file."""
+    from airflow_image.overrides import format_standings, overrides_check, standings_exit_code
+
+    overrides_file = Path(file) if file else None
+    standings = overrides_check(load_settings(ROOT), airflow_version=version, overrides_file=overrides_file)
+    print("\n".join(format_standings(standings)))
+    if standings_exit_code(standings):
+        raise Exit(code=standings_exit_code(standings))
+
+
 @task(name="docs")
 @one_line_errors
 def docs_task(c):
@@ -266,5 +288,5 @@ def docs_task(c):
 
 ns = Collection(update_matrix_task, update_locks, release_task, tag_task, push_task, fill_context_files_task,
                 chart_package, chart_push, compose_task, docs_task, check_base_images_task,
-                rebuild_stale_task)
+                rebuild_stale_task, overrides_check_task)
 ns.configure({"run": {"echo": True}})

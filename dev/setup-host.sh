@@ -4,9 +4,9 @@
 # Python flavours Debian ships. Idempotent: every step checks first and does nothing
 # where the engine or the images already exist (real `python:*` images win over stand-ins).
 #
-#   dev/setup-host.sh [tools] [engine] [base-images] [registry] [service-images]
+#   dev/setup-host.sh [tools] [engine] [emulators] [base-images] [registry] [service-images]
 #
-# With no argument it does all five. Needs root and a Debian host (CI, dev boxes).
+# With no argument it does all six. Needs root and a Debian host (CI, dev boxes).
 set -euo pipefail
 
 log() { printf '[setup-host] %s\n' "$*" >&2; }
@@ -19,6 +19,8 @@ DOCKERD_LOG=${DOCKERD_LOG:-/var/log/airflow-image-dockerd.log}
 STANDIN_PREFIX=${STANDIN_PREFIX:-localhost/standin}
 # flavour:suite pairs that Debian itself can give (no Debian suite ships 3.10 or 3.12).
 DEBIAN_FLAVOURS=${DEBIAN_FLAVOURS:-"3.11:bookworm 3.13:trixie 3.14:forky"}
+# The platforms a stand-in base serves under its one tag, like the official multi-platform images.
+STANDIN_PLATFORMS=${STANDIN_PLATFORMS:-"linux/amd64 linux/arm64"}
 
 export DEBIAN_FRONTEND=noninteractive
 
@@ -72,13 +74,24 @@ install_engine() {
 }
 
 # Builds and tests add to BuildKit's cache with every run; on a long-lived host it would fill the
-# disk. A garbage-collection limit keeps it bounded (an existing daemon.json is left as it is).
+# disk, so a garbage-collection limit keeps it bounded. The containerd image store is what lets the
+# engine hold multi-platform images (`--load` of linux/amd64,linux/arm64) and lets BuildKit attach
+# provenance attestations; the classic store refuses both. Settings already in the file are kept.
 BUILDER_KEEP_STORAGE=${BUILDER_KEEP_STORAGE:-20GB}
 configure_engine() {
-    [[ -e /etc/docker/daemon.json ]] && return 0
     mkdir -p /etc/docker
-    printf '{"builder": {"gc": {"enabled": true, "defaultKeepStorage": "%s"}}}\n' "$BUILDER_KEEP_STORAGE" \
-        >/etc/docker/daemon.json
+    python3 - /etc/docker/daemon.json "$BUILDER_KEEP_STORAGE" <<'PY'
+import json, pathlib, sys
+path, keep = pathlib.Path(sys.argv[1]), sys.argv[2]
+config = json.loads(path.read_text()) if path.exists() and path.read_text().strip() else {}
+config.setdefault("builder", {}).setdefault("gc", {"enabled": True, "defaultKeepStorage": keep})
+config.setdefault("features", {})["containerd-snapshotter"] = True
+path.write_text(json.dumps(config, indent=2) + "\n")
+PY
+}
+
+uses_containerd_store() {
+    [[ $(docker info -f '{{json .DriverStatus}}' 2>/dev/null) == *io.containerd.snapshotter* ]]
 }
 
 start_engine() {
@@ -97,7 +110,8 @@ start_engine() {
 
 step_engine() {
     if docker info >/dev/null 2>&1 && docker buildx version >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then
-        log "engine already running: $(docker version -f '{{.Server.Version}}')"
+        uses_containerd_store || die "the running engine uses the classic image store; multi-platform images and attestations need the containerd store: stop dockerd and run this again (it enables the store in /etc/docker/daemon.json)"
+        log "engine already running: $(docker version -f '{{.Server.Version}}'), containerd image store"
         return 0
     fi
     engine_is_new_enough || install_engine
@@ -115,25 +129,64 @@ standin_current() {
     [[ $(docker image inspect -f "{{index .Config.Labels \"$RECIPE_LABEL\"}}" "$ref" 2>/dev/null) == "$want" ]]
 }
 
-# Debian rootfs → image. Cached per suite so each stand-in starts from the same root.
-debian_rootfs_image() {
-    local suite=$1 ref="$STANDIN_PREFIX/debian:$1-minbase"
-    if image_exists "$ref"; then printf '%s\n' "$ref"; return 0; fi
+# A platform's Debian architecture name (the two this project builds for).
+debian_arch() {
+    case $1 in
+        linux/amd64) echo amd64 ;;
+        linux/arm64) echo arm64 ;;
+        *) die "platform '$1' is not one of: linux/amd64, linux/arm64" ;;
+    esac
+}
+
+# One Debian minbase root filesystem as a tarball, cached per suite and architecture. A foreign
+# architecture's second stage runs under the emulators that the emulators step registered.
+debian_rootfs_tar() {
+    local suite=$1 arch=$2 tar="$STATE_DIR/rootfs/$1-$2.tar"
+    if [[ -s $tar ]]; then printf '%s\n' "$tar"; return 0; fi
     command -v debootstrap >/dev/null || apt_install debootstrap
     local mirror dir script=""
     mirror=$(debian_mirror)
-    dir=$(mktemp -d /tmp/rootfs-"$suite".XXXXXX)
+    dir=$(mktemp -d /tmp/rootfs-"$suite-$arch".XXXXXX)
     # bookworm's debootstrap knows newer suites through its sid script.
     [[ -e /usr/share/debootstrap/scripts/$suite ]] || script=/usr/share/debootstrap/scripts/sid
-    log "debootstrap $suite (minbase) from $mirror"
-    debootstrap --variant=minbase "$suite" "$dir" "$mirror" $script >"$STATE_DIR/debootstrap-$suite.log" 2>&1 \
-        || { tail -n 20 "$STATE_DIR/debootstrap-$suite.log" >&2; die "debootstrap $suite failed"; }
+    log "debootstrap $suite/$arch (minbase) from $mirror"
+    debootstrap --arch "$arch" --variant=minbase "$suite" "$dir" "$mirror" $script \
+        >"$STATE_DIR/debootstrap-$suite-$arch.log" 2>&1 \
+        || { tail -n 20 "$STATE_DIR/debootstrap-$suite-$arch.log" >&2; die "debootstrap $suite/$arch failed"; }
     rm -rf "$dir"/var/lib/apt/lists/* "$dir"/var/cache/apt/archives/*.deb
     # A mirror that serves a frozen snapshot has testing-suite Release files past their Valid-Until
     # date; the stand-ins (CI only, never released) must still install from it.
     printf 'Acquire::Check-Valid-Until "false";\n' >"$dir/etc/apt/apt.conf.d/99snapshot-mirror"
-    tar -C "$dir" -c . | docker import -c 'CMD ["bash"]' - "$ref" >/dev/null
+    mkdir -p "$STATE_DIR/rootfs"
+    tar -C "$dir" -cf "$tar.partial" . && mv "$tar.partial" "$tar"
     rm -rf "$dir"
+    printf '%s\n' "$tar"
+}
+
+# Debian rootfs → one multi-platform image per suite, so that every stand-in built on it serves
+# each platform under one tag (as the official images do).
+debian_rootfs_image() {
+    local suite=$1 ref="$STANDIN_PREFIX/debian:$1-rootfs"
+    local recipe
+    recipe=$(printf '%s' "$STANDIN_PLATFORMS" | recipe_hash "$(dirname "$0")/standin/rootfs.Dockerfile" -)
+    if standin_current "$ref" "$recipe"; then printf '%s\n' "$ref"; return 0; fi
+    local ctx platform pids=() arch
+    ctx=$(mktemp -d /tmp/rootfs-context.XXXXXX)
+    # The architectures' debootstraps are independent: run them side by side.
+    for platform in $STANDIN_PLATFORMS; do
+        arch=$(debian_arch "$platform")
+        debian_rootfs_tar "$suite" "$arch" >/dev/null &
+        pids+=($!)
+    done
+    for arch in "${pids[@]}"; do wait "$arch" || die "a root filesystem for $suite could not be made"; done
+    for platform in $STANDIN_PLATFORMS; do
+        arch=$(debian_arch "$platform")
+        ln "$STATE_DIR/rootfs/$suite-$arch.tar" "$ctx/rootfs-$arch.tar" 2>/dev/null \
+            || cp "$STATE_DIR/rootfs/$suite-$arch.tar" "$ctx/rootfs-$arch.tar"
+    done
+    docker buildx build --quiet --platform "$(printf '%s' "$STANDIN_PLATFORMS" | tr ' ' ',')" --provenance=false \
+        --label "$RECIPE_LABEL=$recipe" -t "$ref" -f "$(dirname "$0")/standin/rootfs.Dockerfile" --load "$ctx" >/dev/null
+    rm -rf "$ctx"
     printf '%s\n' "$ref"
 }
 
@@ -143,13 +196,16 @@ make_python_standin() {
     local py=$1 suite=$2 real="python:$1-slim-$2" ref="$STANDIN_PREFIX/python:$1-slim-$2"
     if image_exists "$real"; then log "real base image $real present, no stand-in needed"; return 0; fi
     local recipe
-    recipe=$(recipe_hash "$(dirname "$0")/standin/python.Dockerfile")
+    recipe=$(printf '%s' "$STANDIN_PLATFORMS" \
+             | recipe_hash "$(dirname "$0")/standin/python.Dockerfile" "$(dirname "$0")/standin/rootfs.Dockerfile" -)
     if standin_current "$ref" "$recipe"; then log "stand-in $ref present"; return 0; fi
     local root
     root=$(debian_rootfs_image "$suite")
-    log "building stand-in $ref"
-    docker build --network host -q -t "$ref" --build-arg ROOTFS="$root" --build-arg PY="$py" \
-        --label "$RECIPE_LABEL=$recipe" \
+    log "building stand-in $ref for $STANDIN_PLATFORMS"
+    # --provenance=false: a base made here is a plain image (an index of platform manifests only).
+    docker buildx build --network host --quiet --platform "$(printf '%s' "$STANDIN_PLATFORMS" | tr ' ' ',')" \
+        --provenance=false -t "$ref" --build-arg ROOTFS="$root" --build-arg PY="$py" \
+        --label "$RECIPE_LABEL=$recipe" --load \
         -f "$(dirname "$0")/standin/python.Dockerfile" "$(dirname "$0")/standin" >/dev/null
 }
 
@@ -194,6 +250,31 @@ step_service_images() {
     make_service_standin redis 7-bookworm redis:7
 }
 
+# Emulators for the foreign architecture, so that BuildKit runs arm64 RUN steps on an amd64 host
+# (and the reverse). binfmt_misc registrations are kernel-wide; the F flag makes them work inside
+# containers, whose root filesystem has no emulator of its own.
+step_emulators() {
+    local wanted=()
+    case $(uname -m) in
+        x86_64) wanted=(qemu-aarch64) ;;
+        aarch64) wanted=(qemu-x86_64) ;;
+        *) die "host architecture $(uname -m) is neither x86_64 nor aarch64" ;;
+    esac
+    [[ -e /proc/sys/fs/binfmt_misc/status ]] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc \
+        || die "binfmt_misc cannot be mounted here; foreign-architecture builds need it"
+    if [[ ! -e /proc/sys/fs/binfmt_misc/${wanted[0]} ]]; then
+        log "installing qemu-user-static for ${wanted[*]}"
+        apt_install qemu-user-static binfmt-support
+    fi
+    local name
+    for name in "${wanted[@]}"; do
+        [[ -e /proc/sys/fs/binfmt_misc/$name ]] || update-binfmts --enable "$name" >/dev/null 2>&1 || true
+        grep -q '^enabled' "/proc/sys/fs/binfmt_misc/$name" 2>/dev/null \
+            || die "emulator $name is not registered with binfmt_misc"
+    done
+    log "emulators registered: ${wanted[*]}"
+}
+
 step_base_images() {
     local pair
     for pair in $DEBIAN_FLAVOURS; do
@@ -205,16 +286,17 @@ main() {
     [[ $(id -u) == 0 ]] || die "needs root (it installs Debian packages and starts dockerd)"
     mkdir -p "$STATE_DIR"
     local -a steps=("$@")
-    (( ${#steps[@]} )) || steps=(tools engine base-images registry service-images)
+    (( ${#steps[@]} )) || steps=(tools engine emulators base-images registry service-images)
     local s
     for s in "${steps[@]}"; do
         case $s in
             tools) step_tools ;;
             engine) step_engine ;;
+            emulators) step_emulators ;;
             base-images) docker info >/dev/null 2>&1 || step_engine; step_base_images ;;
             registry) step_registry ;;
             service-images) docker info >/dev/null 2>&1 || step_engine; step_service_images ;;
-            *) die "unknown step '$s' (accepted: tools, engine, base-images, registry, service-images)" ;;
+            *) die "unknown step '$s' (accepted: tools, engine, emulators, base-images, registry, service-images)" ;;
         esac
     done
 }

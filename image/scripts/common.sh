@@ -39,7 +39,9 @@ select_constraints() {
     local mode=$1 version=$2 python=$3 out=$4 source=""
     case $mode in
         lock)
-            source=/context/constraints/${version}/constraints-${python}.txt
+            # A platform whose resolution differs from the main lock's has a lock of its own.
+            source=/context/constraints/${version}/constraints-${python}-$(dpkg --print-architecture).txt
+            [[ -f $source ]] || source=/context/constraints/${version}/constraints-${python}.txt
             [[ -f $source ]] || fail "no committed lock for apache-airflow ${version} on Python ${python} (constraints/${version}/constraints-${python}.txt); use AIRFLOW_CONSTRAINTS=none, an https URL or a file in docker-context-files/"
             cp "$source" "$out" ;;
         none)

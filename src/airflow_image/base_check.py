@@ -70,6 +70,7 @@ class ImageStatus:
     built_from: str = ""
     current: str = ""  # the base tag's digest now ("" when it could not be asked)
     problem: str = ""
+    platform: str = ""  # set for each platform of a multi-platform tag: each has a base of its own
 
     @property
     def stale(self) -> bool:
@@ -117,21 +118,31 @@ def current_base_digest(client: RegistryClient, base: BaseRef, built_from: str, 
     return entry.get("digest", digest)
 
 
+# Where a multi-platform release parks each platform's image before the index joins them; the index
+# tags are what users pull, and they are checked platform by platform.
+PLATFORM_TAG = re.compile(r"-(amd64|arm64)$")
+
+
 def is_checked_tag(tag: str) -> bool:
-    return not DATED_TAG.search(tag) and not ATTACHED_TAG.match(tag)
+    return not DATED_TAG.search(tag) and not ATTACHED_TAG.match(tag) and not PLATFORM_TAG.search(tag)
 
 
 def read_released(client: RegistryClient, repository: str) -> list[ImageStatus]:
-    """Every tag of the release repository (dated pins left out), with its labels, read once per image."""
-    labels_by_digest: dict[str, dict] = {}
+    """Every tag of the release repository (dated pins and platform tags left out) with its labels, read
+    once per image; a multi-platform tag gives one status per platform."""
+    labels_by_image: dict[tuple[str, str], dict] = {}
     found = []
     for tag in client.list_tags(repository):
         if not is_checked_tag(tag):
             continue
         digest = client.head_manifest(repository, tag) or ""
-        if digest not in labels_by_digest:
-            labels_by_digest[digest] = client.image_labels(repository, tag) or {}
-        found.append(ImageStatus(tag=tag, digest=digest, labels=labels_by_digest[digest]))
+        platforms = client.platforms(repository, tag)
+        for platform in platforms if len(platforms) > 1 else ("",):
+            key = (digest, platform)
+            if key not in labels_by_image:
+                labels = client.image_labels(repository, tag, platform=platform or "linux/amd64")
+                labels_by_image[key] = labels or {}
+            found.append(ImageStatus(tag=tag, digest=digest, labels=labels_by_image[key], platform=platform))
     return found
 
 
@@ -162,10 +173,11 @@ def check_bases(
         except RegistryError as exc:
             checked.append(_with(image, name, built_from, problem=str(exc)))
             continue
-        key = (name, built_from)
+        arch = image.platform.rpartition("/")[2] if image.platform else architecture
+        key = (name, built_from, arch)
         if key not in answers:
             try:
-                answers[key] = current_base_digest(clients[ref.host], ref, built_from, architecture=architecture)
+                answers[key] = current_base_digest(clients[ref.host], ref, built_from, architecture=arch)
             except RegistryError as exc:
                 answers[key] = exc
         answer = answers[key]
@@ -189,7 +201,7 @@ def _base_credentials(
 
 
 def _with(image: ImageStatus, base: str, built_from: str, *, current: str = "", problem: str = "") -> ImageStatus:
-    return ImageStatus(image.tag, image.digest, image.labels, base, built_from, current, problem)
+    return replace(image, base=base, built_from=built_from, current=current, problem=problem)
 
 
 def _short(digest: str) -> str:
@@ -200,7 +212,8 @@ def format_status(statuses: Iterable[ImageStatus], registry: Registry, image_nam
     """The table `invoke check-base-images` prints, then one line per image that could not be checked."""
     statuses = list(statuses)
     rows = [
-        [registry.ref(image_name, s.tag), s.base or "-", _short(s.built_from), _short(s.current),
+        [registry.ref(image_name, s.tag) + (f" ({s.platform})" if s.platform else ""), s.base or "-",
+         _short(s.built_from), _short(s.current),
          "?" if s.problem else ("yes" if s.stale else "no")]
         for s in statuses
     ]

@@ -7,10 +7,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .engine import LocalImage, SourceInfo, base_digest, inspect_image, source_info
+from .engine import (
+    LocalImage,
+    SourceInfo,
+    cached_index_reader,
+    host_platform,
+    inspect_image,
+    platform_base_digest,
+    source_info,
+)
 from .errors import BaseImageUnavailable, InvalidBuildOption
-from .locks import existing_lock
+from .locks import existing_lock, platform_locks
 from .matrix import VersionMatrix
+from .overrides import OVERRIDES_FILE, LockPins, Override, overrides_in_force, read_overrides
 from .params import BuildRequest, build_args, buildx_command, inputs_hash
 from .runner import CommandRunner
 from .settings import ProjectSettings
@@ -43,6 +52,8 @@ class BuildOptions:
     cache_salt: str = ""
     context: Path | None = None  # default: the repository root
     output: str = "load"
+    provenance: str = ""
+    security_overrides: Path | None = None  # default: the committed security-overrides.toml
 
 
 # The Dockerfile target that holds what an air-gapped build needs (see the Dockerfile's last stages).
@@ -68,16 +79,36 @@ def context_of(settings: ProjectSettings, options: BuildOptions) -> Path:
     return options.context or settings.root
 
 
-def context_files(context: Path, constraints_file: Path | None) -> list[tuple[str, bytes]]:
+def context_files(context: Path, constraints_files: tuple[Path, ...]) -> list[tuple[str, bytes]]:
     """Every file of the build context that decides the image's content."""
     paths = [
         context / "Dockerfile",
         *sorted((context / "image").rglob("*")),
         *sorted((context / "docker-context-files").rglob("*")),
+        *constraints_files,
     ]
-    if constraints_file is not None:
-        paths.append(constraints_file)
     return [(str(p.relative_to(context)), p.read_bytes()) for p in paths if p.is_file()]
+
+
+def security_overrides_for(
+    settings: ProjectSettings, options: BuildOptions, *, airflow_version: str, python: str,
+    constraints_files: tuple[Path, ...],
+) -> tuple[Override, ...]:
+    """The overrides in force for this build, checked against the constraints it installs from where
+    those are readable here (the locks, a file in docker-context-files/; not none, not a URL)."""
+    # A missing committed file is an error, not "no overrides": losing it must not drop security fixes.
+    overrides = read_overrides(options.security_overrides or settings.root / OVERRIDES_FILE)
+    context = context_of(settings, options)
+    if not constraints_files and options.constraints != "none" and not options.constraints.startswith(
+        ("http:", "https:")
+    ):
+        constraints_files = (context / "docker-context-files" / options.constraints,)
+    locks = [
+        LockPins.from_text(str(path.relative_to(context)), path.read_text())
+        for path in constraints_files
+        if path.is_file()
+    ]
+    return overrides_in_force(overrides, airflow_version=airflow_version, python=python, locks=locks)
 
 
 def plan_build(
@@ -87,13 +118,20 @@ def plan_build(
     *,
     lookup: Callable[[str], LocalImage | None],
     source: SourceInfo,
+    read_index: Callable[[str], dict | None] = lambda ref: None,
+    engine_platform: str = "linux/amd64",
 ) -> BuildRequest:
+    """`engine_platform` is what the engine builds for when `options.platforms` is empty."""
     release = matrix.get(options.airflow_version) if options.airflow_version else matrix.default_release()
     python = options.python or release.default_python
     matrix.check_python(release.version, python)
-    constraints_file = None
+    constraints_files: tuple[Path, ...] = ()
     if options.constraints == "lock":
-        constraints_file = existing_lock(context_of(settings, options) / "constraints", release.version, python)
+        constraints_dir = context_of(settings, options) / "constraints"
+        constraints_files = (
+            existing_lock(constraints_dir, release.version, python),
+            *platform_locks(constraints_dir, release.version, python, options.platforms or (engine_platform,)),
+        )
     if options.variant == "slim" and options.extras:
         raise InvalidBuildOption("the slim variant has no extras; drop --extras or build the regular variant")
     extras = (
@@ -105,7 +143,11 @@ def plan_build(
         airflow_version=release.version,
         python=python,
         base_image=base,
-        base_image_digest=base_digest(base_image) if base_image else "",
+        base_image_digest=(
+            platform_base_digest(base_image, _single_platform(options, engine_platform), read_index)
+            if base_image
+            else ""
+        ),
         tags=tags,
         extras=extras,
         variant=options.variant,
@@ -129,22 +171,41 @@ def plan_build(
         db_clients=options.db_clients,
         cache_salt=options.cache_salt,
         output=options.output,
+        security_overrides=security_overrides_for(
+            settings, options, airflow_version=release.version, python=python, constraints_files=constraints_files
+        ),
     )
-    files = context_files(context_of(settings, options), constraints_file)
-    digest = inputs_hash(build_arg_pairs=build_args(request), files=files)
-    return replace(request, inputs_hash=digest)
+    files = context_files(context_of(settings, options), constraints_files)
+    # The platforms decide the image as much as any build argument does (same arguments, other machine code).
+    pairs = [*build_args(request), ("TARGET_PLATFORMS", ",".join(options.platforms or (engine_platform,)))]
+    return replace(request, inputs_hash=inputs_hash(build_arg_pairs=pairs, files=files))
 
 
-def build_image(
+def _single_platform(options: BuildOptions, engine_platform: str) -> str | None:
+    if len(options.platforms) > 1:
+        return None
+    return options.platforms[0] if options.platforms else engine_platform
+
+
+def plan_with_engine(
     settings: ProjectSettings, matrix: VersionMatrix, options: BuildOptions, runner: CommandRunner
 ) -> BuildRequest:
-    request = plan_build(
+    """plan_build with its questions (images, base index, host platform, git) asked of this host."""
+    return plan_build(
         settings,
         matrix,
         options,
         lookup=lambda ref: inspect_image(runner, ref),
         source=source_info(runner, settings.root),
+        read_index=cached_index_reader(runner),
+        engine_platform=host_platform(runner),
     )
+
+
+def build_image(
+    settings: ProjectSettings, matrix: VersionMatrix, options: BuildOptions, runner: CommandRunner
+) -> BuildRequest:
+    request = plan_with_engine(settings, matrix, options, runner)
     if request.base_image_digest == "" and options.base_image is None:
         runner.echo(
             f"note: no base image for Python {request.python} on this host; the engine will pull "
@@ -171,11 +232,7 @@ def fill_context_files(
     docker-context-files target, built with the same build arguments as the image)."""
     if options.offline:
         raise InvalidBuildOption("filling docker-context-files needs the network; drop --offline")
-    request = plan_build(
-        settings, matrix, options,
-        lookup=lambda ref: inspect_image(runner, ref),
-        source=source_info(runner, settings.root),
-    )
+    request = plan_with_engine(settings, matrix, options, runner)
     request = replace(request, target=CONTEXT_FILES_TARGET, output="local", output_dir=dest, tags=())
     context = context_of(settings, options)
     dest.mkdir(parents=True, exist_ok=True)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import tarfile
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from .runner import CommandRunner
 
@@ -57,6 +61,84 @@ def base_digest(image: LocalImage) -> str:
     # A digest under another name (the base pushed to some other registry) is no statement about this
     # name, and it would change whenever someone pushes the base elsewhere: the id is stable.
     return image.id
+
+
+INDEX_MEDIA_TYPES = (
+    "application/vnd.oci.image.index.v1+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+)
+
+
+def host_platform(runner: CommandRunner) -> str:
+    """The platform the engine builds for when none is asked for (`linux/amd64`)."""
+    result = runner.run(
+        ["docker", "version", "--format", "{{.Server.Os}}/{{.Server.Arch}}"],
+        capture=True, check=False, quiet=True, read_only=True,
+    )  # fmt: skip
+    answer = result.stdout.strip()
+    return answer if result.returncode == 0 and "/" in answer else "linux/amd64"
+
+
+def read_local_index(runner: CommandRunner, ref: str) -> dict | None:
+    """The top-level manifest (an index for a multi-platform image) of an image in the engine's store.
+
+    The engine's API (1.45) names only the top-level digest; `docker save` writes an OCI layout whose
+    index.json points at it, and its blob is the document itself.
+    """
+    with tempfile.TemporaryDirectory(prefix="airflow-image-index-") as tmp:
+        archive = Path(tmp) / "image.tar"
+        result = runner.run(["docker", "save", "--output", str(archive), ref], capture=True, check=False, quiet=True,
+                            read_only=True)
+        if result.returncode != 0 or not archive.is_file():
+            return None
+        with tarfile.open(archive) as tar:
+            try:
+                layout = json.load(tar.extractfile("index.json"))
+                top = layout["manifests"][0]
+                document = json.load(tar.extractfile("blobs/" + top["digest"].replace(":", "/")))
+            except (KeyError, IndexError, TypeError, ValueError):
+                return None
+    return {"digest": top["digest"], "mediaType": document.get("mediaType", top.get("mediaType", "")), **document}
+
+
+def platform_manifest_digest(document: dict, platform: str) -> str | None:
+    """The digest of `platform`'s image manifest in an index (None when the document is no index or
+    lacks the platform); attestation manifests (platform unknown/unknown) never match."""
+    if document.get("mediaType") not in INDEX_MEDIA_TYPES:
+        return None
+    os_name, _, architecture = platform.partition("/")
+    for entry in document.get("manifests", ()):
+        found = entry.get("platform") or {}
+        if found.get("os") == os_name and found.get("architecture") == architecture:
+            return entry.get("digest")
+    return None
+
+
+def platform_base_digest(
+    image: LocalImage, platform: str | None, read_index: Callable[[str], dict | None]
+) -> str:
+    """What a build records as its base digest: for one platform built on a multi-platform base, that
+    platform's manifest (what the build really used, and what a registry's index lists for it); for a
+    multi-platform build (platform None), the base's own digest (the index)."""
+    digest = base_digest(image)
+    if platform is None:
+        return digest
+    document = read_index(image.ref)
+    if document is None or document.get("digest") not in (digest, image.id):
+        return digest
+    return platform_manifest_digest(document, platform) or digest
+
+
+def cached_index_reader(runner: CommandRunner) -> Callable[[str], dict | None]:
+    """read_local_index, asked once per image reference for the life of the returned reader."""
+    answers: dict[str, dict | None] = {}
+
+    def read(ref: str) -> dict | None:
+        if ref not in answers:
+            answers[ref] = read_local_index(runner, ref)
+        return answers[ref]
+
+    return read
 
 
 @dataclass(frozen=True)

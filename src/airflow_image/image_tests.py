@@ -8,7 +8,14 @@ from pathlib import Path
 
 
 def image_test_args(
-    *, image: str, airflow_version: str, python: str, extras: Sequence[str], variant: str, ca_bundle: Path | None
+    *,
+    image: str,
+    airflow_version: str,
+    python: str,
+    extras: Sequence[str],
+    variant: str,
+    ca_bundle: Path | None,
+    platform: str = "",
 ) -> list[str]:
     """pytest's arguments, after the interpreter/`pytest` itself; callers append their own selection."""
     return [
@@ -21,4 +28,5 @@ def image_test_args(
         f"--extras={','.join(extras)}",
         f"--variant={variant}",
         *([f"--ca-bundle={ca_bundle}"] if ca_bundle else []),
+        *([f"--platform={platform}"] if platform else []),
     ]

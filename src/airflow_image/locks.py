@@ -7,13 +7,32 @@ builds from them by default.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+from packaging.utils import canonicalize_name
 
 from .errors import MissingLock
 
+# constraints-3.12.txt, and constraints-3.12-arm64.txt where a platform resolves differently
+_LOCK_NAME = re.compile(r"constraints-(\d+\.\d+)(-[a-z0-9]+)?\.txt")
 
-def lock_path(constraints_dir: Path, airflow_version: str, python: str) -> Path:
-    return constraints_dir / airflow_version / f"constraints-{python}.txt"
+
+def lock_path(constraints_dir: Path, airflow_version: str, python: str, *, arch: str = "") -> Path:
+    """The main lock, or with `arch` (Debian's name: arm64) the lock of a platform that resolves differently."""
+    suffix = f"-{arch}" if arch else ""
+    return constraints_dir / airflow_version / f"constraints-{python}{suffix}.txt"
+
+
+def debian_arch(platform: str) -> str:
+    """`linux/arm64` → `arm64`: the name `dpkg --print-architecture` gives inside the build."""
+    return platform.rpartition("/")[2]
+
+
+def platform_locks(constraints_dir: Path, airflow_version: str, python: str, platforms: tuple[str, ...]) -> list[Path]:
+    """The platform-specific locks that exist for these platforms (a build for them reads these)."""
+    found = (lock_path(constraints_dir, airflow_version, python, arch=debian_arch(p)) for p in platforms)
+    return [path for path in found if path.is_file()]
 
 
 def lock_header(airflow_version: str, python: str, platform: str, extras: tuple[str, ...]) -> str:
@@ -55,10 +74,34 @@ def existing_lock(constraints_dir: Path, airflow_version: str, python: str) -> P
     return path
 
 
-def pinned_version(lock_text: str, distribution: str) -> str | None:
-    wanted = distribution.lower().replace("_", "-")
+def lock_pins(lock_text: str) -> dict[str, str]:
+    """Every `name==version` line of a lock, by canonical distribution name."""
+    pins = {}
     for line in lock_text.splitlines():
         name, sep, version = line.partition("==")
-        if sep and name.strip().lower().replace("_", "-") == wanted:
-            return version.split(";")[0].strip()
-    return None
+        if sep and version.strip() and not name.lstrip().startswith("#"):
+            # `1.0 ; marker` and `1.0  # comment` (the image's kept constraints mark overrides so)
+            pins[canonicalize_name(name.strip())] = version.split()[0].split(";")[0]
+    return pins
+
+
+def pinned_version(lock_text: str, distribution: str) -> str | None:
+    return lock_pins(lock_text).get(canonicalize_name(distribution))
+
+
+def committed_locks(constraints_dir: Path, *, airflow_version: str | None = None) -> list[tuple[str, str, Path]]:
+    """(Airflow version, Python flavour, path) of every committed lock, or of one version's locks."""
+    versions = sorted(p.name for p in constraints_dir.iterdir() if p.is_dir()) if constraints_dir.is_dir() else []
+    if airflow_version is not None:
+        if airflow_version not in versions:
+            raise MissingLock(
+                f"no committed locks for apache-airflow {airflow_version} (constraints/{airflow_version}/); "
+                f"versions with locks: {', '.join(versions) or 'none'}"
+            )
+        versions = [airflow_version]
+    return [
+        (version, match[1], path)
+        for version in versions
+        for path in sorted((constraints_dir / version).glob("constraints-*.txt"))
+        if (match := _LOCK_NAME.fullmatch(path.name))
+    ]

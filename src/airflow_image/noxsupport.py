@@ -104,18 +104,22 @@ def _run_image_tests(
     variant: str,
     ca_bundle: Path | None,
     pytest_args: Sequence[str],
+    platforms: Sequence[str] = (),
 ) -> None:
     if inspect_image(_runner(session), ref) is None:
         session.error(f"image {ref} does not exist; build it first with `nox -s build_prod-{python}`")
-    args = image_test_args(
-        image=ref,
-        airflow_version=project.release.version,
-        python=python,
-        extras=extras,
-        variant=variant,
-        ca_bundle=ca_bundle,
-    )
-    session.run("pytest", *args, *pytest_args)
+    # A multi-platform image is checked once per platform: each is a different image behind one tag.
+    for platform in platforms or ("",):
+        args = image_test_args(
+            image=ref,
+            airflow_version=project.release.version,
+            python=python,
+            extras=extras,
+            variant=variant,
+            ca_bundle=ca_bundle,
+            platform=platform,
+        )
+        session.run("pytest", *args, *pytest_args)
 
 
 def test_prod(session: Any, project: NoxProject, python: str) -> None:
@@ -138,6 +142,7 @@ def test_prod(session: Any, project: NoxProject, python: str) -> None:
         variant=options.variant,
         ca_bundle=options.ca_bundle,
         pytest_args=rest,
+        platforms=options.platforms,
     )
 
 
@@ -149,7 +154,13 @@ def ci_images(session: Any, project: NoxProject) -> None:
         try:
             options, _, _ = parse_build_options([], python=image.python, environ=os.environ)
             slim = image.variant == "slim"
-            options = replace(options, extras=None if slim else image.extras, variant=image.variant, tags=(ref,))
+            options = replace(
+                options,
+                extras=None if slim else image.extras,
+                variant=image.variant,
+                tags=(ref,),
+                platforms=(image.platform,) if image.platform else (),
+            )
             build_image(project.settings, project.matrix, options, _runner(session))
         except AirflowImageError as exc:
             session.error(str(exc))
@@ -162,6 +173,7 @@ def ci_images(session: Any, project: NoxProject) -> None:
             variant=image.variant,
             ca_bundle=options.ca_bundle,
             pytest_args=list(session.posargs),
+            platforms=options.platforms,
         )
 
 
@@ -235,4 +247,5 @@ def air_gapped(session: Any, project: NoxProject, python: str) -> None:
         variant=options.variant,
         ca_bundle=options.ca_bundle,
         pytest_args=rest,
+        platforms=options.platforms,
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InvalidBuildOption
+from .overrides import Override, build_arg_value
 
 VARIANTS = ("regular", "slim")
 DATABASE_CLIENTS = ("postgres", "mysql", "mssql")
@@ -47,11 +48,15 @@ class BuildRequest:
     airflow_uid: int | None = None
     airflow_home: str | None = None
     inputs_hash: str = ""
+    security_overrides: tuple[Override, ...] = ()  # the ones in force for this build's lock
     no_cache: bool = False
     offline: bool = False
     db_clients: tuple[str, ...] | None = None  # None: the Dockerfile's defaults
     cache_salt: str = ""  # isolates the build's cache mounts (benchmarks); not part of the image
     target: str | None = None
+    # BuildKit's SLSA provenance attestation ("mode=max" for releases: Dockerfile, build arguments,
+    # base digests, source revision); "" leaves BuildKit's default. Needs the containerd image store.
+    provenance: str = ""
     output: str = "load"  # load | push | local | none
     output_dir: Path | None = None
 
@@ -98,6 +103,7 @@ def build_args(request: BuildRequest) -> list[tuple[str, str]]:
     optional = [
         ("ADDITIONAL_AIRFLOW_EXTRAS", ",".join(request.additional_extras)),
         ("ADDITIONAL_PYTHON_DEPS", " ".join(request.additional_python_deps)),
+        ("AIRFLOW_SECURITY_OVERRIDES", build_arg_value(request.security_overrides)),
         ("ADDITIONAL_DEV_APT_DEPS", " ".join(request.additional_dev_apt_deps)),
         ("ADDITIONAL_RUNTIME_APT_DEPS", " ".join(request.additional_runtime_apt_deps)),
         ("AIRFLOW_UID", "" if request.airflow_uid is None else str(request.airflow_uid)),
@@ -129,6 +135,8 @@ def buildx_command(request: BuildRequest, *, context: Path, dockerfile: Path | N
         argv += ["--secret", f"id={CA_SECRET_ID},src={request.ca_bundle}"]
     for secret_id, path in request.secret_files:
         argv += ["--secret", f"id={secret_id},src={path}"]
+    if request.provenance:
+        argv.append(f"--provenance={request.provenance}")
     if request.no_cache:
         argv.append("--no-cache")
     if request.target:

@@ -97,6 +97,11 @@ def plan_rebuilds(
         if key in seen:
             continue
         seen.add(key)
+        if status.platform:
+            skipped.append(f"{status.tag}: a multi-platform image ({status.platform} is stale); rebuild it with "
+                           f"`invoke release --version {status.version} --python {status.python}`, which finds "
+                           "the new base in its inputs; not rebuilt here")
+            continue
         if status.version not in matrix.releases:
             skipped.append(f"{status.tag}: apache-airflow {status.version or '?'} is not a release in the matrix "
                            "(main images are rebuilt by the main-branch build); not rebuilt")

@@ -11,7 +11,7 @@ import requests
 
 from .errors import AirflowImageError, MissingLock
 from .index_config import simple_index_url
-from .locks import lock_compile_command, lock_header, lock_path, lock_requirements
+from .locks import debian_arch, lock_compile_command, lock_header, lock_path, lock_requirements
 from .matrix import PACKAGE, VersionMatrix, load_matrix
 from .pypi_index import IndexMetadataReader, matrix_from_index
 from .runner import CommandRunner
@@ -39,24 +39,42 @@ def uv_binary() -> str:
 
 def update_lock(
     settings: ProjectSettings, matrix: VersionMatrix, runner: CommandRunner, *, airflow_version: str, python: str
-) -> Path:
-    """Resolves and writes one lock; the old lock stays in place if resolution fails."""
+) -> list[Path]:
+    """Resolves the lock for every lock platform; writes the main lock, and a platform's own lock only
+    where its resolution differs (removing one that no longer differs). Old locks stay if resolution fails."""
     release = matrix.check_python(airflow_version, python)
-    target = lock_path(settings.constraints_dir, release.version, python)
+    main = lock_path(settings.constraints_dir, release.version, python)
     with tempfile.TemporaryDirectory() as tmp:
-        resolved = Path(tmp) / "lock.txt"
         known_breakages = Path(tmp) / "lock-constraints.txt"
         known_breakages.write_text("".join(f"{c}\n" for c in settings.lock_constraints))
-        runner.run(
-            lock_compile_command(uv_binary(), resolved, python, settings.lock_platform,
-                                 constraints_file=known_breakages if settings.lock_constraints else None),
-            input=lock_requirements(release.version, settings.default_extras),
-        )
-        if runner.dry_run:
-            return target
-        body = resolved.read_text()
-        if f"apache-airflow=={release.version}" not in body:
-            raise AirflowImageError(f"the resolved lock for {release.version}/{python} does not pin apache-airflow")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(lock_header(release.version, python, settings.lock_platform, settings.default_extras) + body)
-    return target
+        bodies: list[tuple[str, str, str]] = []
+        for platform, resolver_platform in settings.lock_platforms:
+            resolved = Path(tmp) / f"lock-{debian_arch(platform)}.txt"
+            runner.run(
+                lock_compile_command(uv_binary(), resolved, python, resolver_platform,
+                                     constraints_file=known_breakages if settings.lock_constraints else None),
+                input=lock_requirements(release.version, settings.default_extras),
+            )
+            if runner.dry_run:
+                continue
+            body = resolved.read_text()
+            if f"apache-airflow=={release.version}" not in body:
+                raise AirflowImageError(
+                    f"the resolved lock for {release.version}/{python} on {platform} does not pin apache-airflow"
+                )
+            bodies.append((platform, resolver_platform, body))
+    if runner.dry_run:
+        return [main]
+    written = []
+    (_, main_resolver, main_body), others = bodies[0], bodies[1:]
+    main.parent.mkdir(parents=True, exist_ok=True)
+    main.write_text(lock_header(release.version, python, main_resolver, settings.default_extras) + main_body)
+    written.append(main)
+    for platform, resolver_platform, body in others:
+        own = lock_path(settings.constraints_dir, release.version, python, arch=debian_arch(platform))
+        if body == main_body:
+            own.unlink(missing_ok=True)
+            continue
+        own.write_text(lock_header(release.version, python, resolver_platform, settings.default_extras) + body)
+        written.append(own)
+    return written

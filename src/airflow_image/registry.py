@@ -269,18 +269,39 @@ class RegistryClient:
             return None
         return self.get_manifest(repository, chosen["digest"])
 
-    def image_labels(self, repository: str, reference: str) -> dict[str, str] | None:
-        """The image config's labels (GET manifest → config blob); None if the tag does not exist."""
-        manifest = self.image_manifest(repository, reference)
+    def blob(self, repository: str, digest: str) -> bytes:
+        response = self._request("GET", f"/v2/{repository}/blobs/{digest}", scope=self._scope(repository))
+        if response.status_code != 200:
+            raise self._unexpected(response, f"GET blob {digest[:19]}")
+        return response.content
+
+    def _config(self, repository: str, manifest: Manifest) -> dict:
+        config_digest = manifest.data.get("config", {}).get("digest")
+        return json.loads(self.blob(repository, config_digest)) if config_digest else {}
+
+    def image_labels(
+        self, repository: str, reference: str, *, platform: str = "linux/amd64"
+    ) -> dict[str, str] | None:
+        """The image config's labels (GET manifest → config blob); None if the tag (or, behind an index,
+        the platform) does not exist."""
+        manifest = self.image_manifest(repository, reference, platform=platform)
         if manifest is None:
             return None
-        config_digest = manifest.data.get("config", {}).get("digest")
-        if not config_digest:
-            return {}
-        response = self._request("GET", f"/v2/{repository}/blobs/{config_digest}", scope=self._scope(repository))
-        if response.status_code != 200:
-            raise self._unexpected(response, f"GET blob {config_digest[:19]}")
-        return dict((response.json().get("config") or {}).get("Labels") or {})
+        return dict((self._config(repository, manifest).get("config") or {}).get("Labels") or {})
+
+    def platforms(self, repository: str, reference: str) -> tuple[str, ...]:
+        """The platforms a tag serves: an index's image entries (attestations, `unknown/unknown`, left
+        out), or a single image's own os/architecture from its config; () if the tag does not exist."""
+        manifest = self.get_manifest(repository, reference)
+        if manifest is None:
+            return ()
+        if manifest.media_type in INDEX_TYPES:
+            found = [m.get("platform") or {} for m in manifest.data.get("manifests", [])]
+            return tuple(
+                f"{p.get('os')}/{p.get('architecture')}" for p in found if p.get("os") not in (None, "unknown")
+            )
+        config = self._config(repository, manifest)
+        return (f"{config.get('os', 'linux')}/{config.get('architecture', 'amd64')}",) if config else ()
 
     def image_size(self, repository: str, reference: str) -> int | None:
         """Bytes the image's layers take in the registry (compressed, as pulled)."""

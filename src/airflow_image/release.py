@@ -16,7 +16,7 @@ from dataclasses import replace
 
 from .build import BuildOptions, build_image, plan_build
 from .credentials import Credentials, CredentialSources, find_credentials
-from .engine import LocalImage, inspect_image, source_info
+from .engine import LocalImage, cached_index_reader, host_platform, inspect_image, source_info
 from .errors import AirflowImageError, ImageTestsFailed, RegistryError, RegistryMismatch, ReleaseRefused
 from .image_tests import image_test_args
 from .matrix import VersionMatrix
@@ -36,6 +36,7 @@ from .release_plan import (
     flavour_tags,
     format_plan,
     format_summary,
+    platform_tag,
     select_flavours,
     tag_state,
 )
@@ -148,7 +149,9 @@ def push_images(
 # -- the release ----------------------------------------------------------------------------------------
 
 
-def _build_options(options: ReleaseOptions, version: str, python: str, variant: str, ref: str) -> BuildOptions:
+def _build_options(
+    options: ReleaseOptions, version: str, python: str, variant: str, ref: str, platform: str
+) -> BuildOptions:
     return BuildOptions(
         airflow_version=version,
         python=python,
@@ -157,7 +160,20 @@ def _build_options(options: ReleaseOptions, version: str, python: str, variant: 
         constraints=options.constraints,
         ca_bundle=options.ca_bundle,
         tags=(ref,),
+        platforms=(platform,),
+        # pushed images carry the full build record: Dockerfile, arguments, base digest, revision
+        provenance="mode=max",
     )
+
+
+def release_platforms(settings: ProjectSettings, options: ReleaseOptions) -> tuple[str, ...]:
+    return options.platforms or settings.release_platforms
+
+
+def _platform_ref(plan: ReleasePlan, exact: str, platform: str, platforms: tuple[str, ...]) -> str:
+    """A single-platform release pushes the image under its tags directly; a multi-platform one first
+    under one tag per platform."""
+    return plan.ref(exact if len(platforms) == 1 else platform_tag(exact, platform))
 
 
 def _remote_image_exists(runner: CommandRunner, ref: str) -> bool:
@@ -181,19 +197,29 @@ def plan_release(
     cache: dict[str, LocalImage | None] = {}
     lookup = lambda ref: cache[ref] if ref in cache else cache.setdefault(ref, inspect_image(runner, ref))  # noqa: E731
     source = source_info(runner, settings.root)
+    read_index, engine_platform = cached_index_reader(runner), host_platform(runner)
+    platforms = release_platforms(settings, options)
     flavours: list[FlavourPlan] = []
     for python, variant in select_flavours(release, options.pythons, options.variants):
         tags = flavour_tags(matrix, release, python, variant)
-        build = _build_options(options, release.version, python, variant, shell.ref(tags[0]))
         try:
-            request = plan_build(settings, matrix, build, lookup=lookup, source=source)
+            requests = tuple(
+                plan_build(
+                    settings, matrix,
+                    _build_options(options, release.version, python, variant,
+                                   _platform_ref(shell, tags[0], platform, platforms), platform),
+                    lookup=lookup, source=source, read_index=read_index, engine_platform=engine_platform,
+                )
+                for platform in platforms
+            )  # fmt: skip
         except AirflowImageError as exc:
             flavours.append(FlavourPlan(python, variant, tags, problem=str(exc)))
             continue
+        request = requests[0]
         problem = ""
         if not request.base_image_digest and not _remote_image_exists(runner, request.base_image):
             problem = f"base image {request.base_image} is neither on this host nor served by a registry"
-        flavours.append(FlavourPlan(python, variant, tags, request, problem))
+        flavours.append(FlavourPlan(python, variant, tags, request, problem, platform_requests=requests))
     problems: list[str] = []
     if options.registry is None:
         problems.append("no registry to release to; pass --registry HOST[:PORT][/NAMESPACE]")
@@ -209,11 +235,13 @@ def plan_release(
 def _with_states(flavour: FlavourPlan, client: RegistryClient, repository: str) -> FlavourPlan:
     if flavour.request is None:
         return flavour
+    planned = {r.platforms[0]: r.inputs_hash for r in flavour.platform_requests}
     states = []
     for tag in flavour.tags:
-        labels = client.image_labels(repository, tag)
-        digest = client.head_manifest(repository, tag) if labels is not None else ""
-        states.append(tag_state(tag, flavour.request.inputs_hash, labels, digest or ""))
+        labels = {p: client.image_labels(repository, tag, platform=p) for p in planned}
+        present = any(v is not None for v in labels.values())
+        digest = client.head_manifest(repository, tag) if present else ""
+        states.append(tag_state(tag, planned, labels, digest or ""))
     return replace(flavour, states=tuple(states))
 
 
@@ -237,6 +265,7 @@ def run_image_tests(
         extras=(*request.extras, *request.additional_extras),
         variant=request.variant,
         ca_bundle=request.ca_bundle,
+        platform=request.platforms[0] if request.platforms else "",
     )
     argv = [options.interpreter, "-m", "pytest", *args, *options.test_args]
     return runner.run(argv, check=False, cwd=settings.root).returncode == 0
@@ -273,13 +302,24 @@ def release(
         raise ReleaseRefused(_refusal(plan))
 
     to_build = [f for f in plan.flavours if f.action == BUILD]
+    platforms = release_platforms(settings, options)
     built = {
-        f.exact: build_image(
-            settings, matrix, _build_options(options, plan.version, f.python, f.variant, plan.ref(f.exact)), runner
+        (f.exact, platform): build_image(
+            settings,
+            matrix,
+            _build_options(options, plan.version, f.python, f.variant,
+                           _platform_ref(plan, f.exact, platform, platforms), platform),
+            runner,
         )
         for f in to_build
-    }
-    failed = [f.name for f in to_build if not run_image_tests(settings, built[f.exact], options, runner)]
+        for platform in platforms
+    }  # fmt: skip
+    failed = [
+        f.name + (f" on {platform}" if len(platforms) > 1 else "")
+        for f in to_build
+        for platform in platforms
+        if not run_image_tests(settings, built[f.exact, platform], options, runner)
+    ]
     if failed:
         raise ImageTestsFailed(
             f"image tests failed for {', '.join(failed)} of apache-airflow {plan.version}; nothing was pushed"
@@ -320,6 +360,39 @@ def _publish(
                 client.put_manifest(plan.repository, state.tag, manifest)
                 results.append(read_back(client, plan.ref(state.tag), manifest.digest, "copied"))
         return results
+    if len(flavour.platform_requests) > 1:
+        return _publish_index(plan, flavour, client, runner, env)
     tag_image(runner, refs[0], tuple(refs[1:]))
     pushed = [(ref, push_image(runner, ref, env=env)) for ref in refs]
     return [] if runner.dry_run else [read_back(client, ref, digest, "pushed") for ref, digest in pushed]
+
+
+def _publish_index(
+    plan: ReleasePlan, flavour: FlavourPlan, client: RegistryClient, runner: CommandRunner, env: dict[str, str] | None
+) -> list[TagResult]:
+    """Each platform's image under its platform tag, then one index under every tag of the flavour,
+    assembled registry-side; read back to check that every tag serves every platform."""
+    sources = []
+    for request in flavour.platform_requests:
+        ref = request.tags[0]
+        digest = push_image(runner, ref, env=env)
+        sources.append(f"{ref.rpartition(':')[0]}@{digest}" if digest else ref)
+    refs = [plan.ref(t) for t in flavour.tags]
+    argv = ["docker", "buildx", "imagetools", "create"]
+    for ref in refs:
+        argv += ["--tag", ref]
+    runner.run([*argv, *sources], capture=True, env=env)
+    if runner.dry_run:
+        return []
+    wanted = {r.platforms[0] for r in flavour.platform_requests}
+    index_digest = client.head_manifest(plan.repository, flavour.exact) or ""
+    results = []
+    for ref in refs:
+        result = read_back(client, ref, index_digest, "pushed")
+        served = set(client.platforms(plan.repository, split_ref(ref).tag))
+        if not wanted <= served:
+            raise RegistryMismatch(
+                f"{ref} serves {', '.join(sorted(served)) or 'no platform'}, not {', '.join(sorted(wanted))}"
+            )
+        results.append(result)
+    return results

@@ -14,6 +14,7 @@ from .errors import InvalidBuildOption, UnsupportedPython
 from .matrix import AirflowRelease, VersionMatrix
 from .params import VARIANTS, BuildRequest
 from .registry import is_registry_host
+from .settings import SUPPORTED_PLATFORMS
 from .tags import TagInputs, image_tags, released_versions
 
 # The registry a release goes to when --registry is not given.
@@ -61,6 +62,7 @@ class ReleaseOptions:
     test_args: tuple[str, ...] = ()  # extra pytest arguments for every flavour's image tests
     interpreter: str = "python3"  # runs the image tests; needs pytest and the docker SDK
     credentials: CredentialSources | None = None
+    platforms: tuple[str, ...] = ()  # empty: [tool.airflow-image] release-platforms
 
 
 def parse_release_options(
@@ -72,12 +74,16 @@ def parse_release_options(
     extras: str | None = None,
     constraints: str = "lock",
     pytest_args: str = "",
+    platforms: Sequence[str] = (),
     interpreter: str,
     environ: Mapping[str, str],
     home: Path,
 ) -> ReleaseOptions:
     """Command-line values (and the environment, read by the caller) → ReleaseOptions."""
     chosen = registry or environ.get(ENV_REGISTRY)
+    for platform in platforms:
+        if platform.strip() not in SUPPORTED_PLATFORMS:
+            raise InvalidBuildOption(f"platform {platform!r} is not one of: {', '.join(SUPPORTED_PLATFORMS)}")
     return ReleaseOptions(
         airflow_version=version,
         registry=parse_registry(chosen) if chosen else None,
@@ -89,6 +95,7 @@ def parse_release_options(
         test_args=tuple(shlex.split(pytest_args)),
         interpreter=interpreter,
         credentials=credential_sources(environ, home=home),
+        platforms=tuple(dict.fromkeys(p.strip() for p in platforms if p.strip())),
     )
 
 
@@ -107,6 +114,9 @@ class FlavourPlan:
     request: BuildRequest | None = None  # None when the flavour cannot be planned (see problem)
     problem: str = ""
     states: tuple[TagState, ...] = ()
+    # One single-platform build per platform; with several, each is pushed under its platform tag
+    # and every tag of the flavour becomes an index of them.
+    platform_requests: tuple[BuildRequest, ...] = ()
 
     @property
     def name(self) -> str:
@@ -170,10 +180,24 @@ def flavour_tags(matrix: VersionMatrix, release: AirflowRelease, python: str, va
     )
 
 
-def tag_state(tag: str, planned_hash: str, remote_labels: dict | None, digest: str = "") -> TagState:
-    if remote_labels is None:
+def platform_tag(tag: str, platform: str) -> str:
+    """Where one platform's image of a multi-platform flavour is pushed before the index joins them."""
+    return f"{tag}-{platform.rpartition('/')[2]}"
+
+
+def is_platform_tag(tag: str, platforms: Iterable[str]) -> bool:
+    return any(tag.endswith("-" + p.rpartition("/")[2]) for p in platforms)
+
+
+def tag_state(
+    tag: str, planned: Mapping[str, str], remote_labels: Mapping[str, dict | None], digest: str = ""
+) -> TagState:
+    """`planned`: platform → inputs hash; `remote_labels`: platform → the labels the tag's image for
+    that platform has (None: the tag, or that platform behind it, is absent). Current only when every
+    planned platform is there with the planned hash."""
+    if all(remote_labels.get(p) is None for p in planned):
         return TagState(tag, MISSING)
-    if planned_hash and remote_labels.get(INPUTS_HASH_LABEL) == planned_hash:
+    if all(h and (remote_labels.get(p) or {}).get(INPUTS_HASH_LABEL) == h for p, h in planned.items()):
         return TagState(tag, CURRENT, digest)
     return TagState(tag, STALE, digest)
 

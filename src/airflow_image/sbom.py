@@ -17,7 +17,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.utils import canonicalize_name
+
 from .errors import SbomError
+from .overrides import LABEL as OVERRIDES_LABEL
+from .overrides import SBOM_PROPERTY as OVERRIDE_PROPERTY
+from .overrides import parse_label
 from .runner import CommandRunner
 
 VENV_PYTHON = "/opt/airflow-venv/bin/python"
@@ -144,9 +149,9 @@ def merge_sbom(python_bom: dict, deb_components: list[dict], *, image: str, dige
     """One document: the generator's Python components and dependencies, the Debian components, and
     the image itself as the described component."""
     merged = dict(python_bom)
-    seen = {c.get("bom-ref") for c in python_bom.get("components", [])}
-    merged["components"] = [*python_bom.get("components", []),
-                            *(c for c in deb_components if c.get("bom-ref") not in seen)]
+    python_components = mark_overrides(python_bom.get("components", []), labels.get(OVERRIDES_LABEL, ""))
+    seen = {c.get("bom-ref") for c in python_components}
+    merged["components"] = [*python_components, *(c for c in deb_components if c.get("bom-ref") not in seen)]
     name, _, version = image.rpartition("@")[0].rpartition(":") if "@" in image else image.rpartition(":")
     metadata = dict(python_bom.get("metadata", {}))
     metadata["component"] = {
@@ -162,6 +167,20 @@ def merge_sbom(python_bom: dict, deb_components: list[dict], *, image: str, dige
     merged["dependencies"].append({"ref": "image", "dependsOn": sorted(c["bom-ref"] for c in merged["components"]
                                                                         if c.get("bom-ref"))})
     return merged
+
+
+def mark_overrides(components: list[dict], label: str) -> list[dict]:
+    """The Python components a security override installed get a property naming its advisory; the
+    label is the image's record of the overrides in force (docs/security-overrides.md)."""
+    advisories = {(o.package, o.version): o.advisory for o in parse_label(label)}
+    marked = []
+    for component in components:
+        advisory = advisories.get((canonicalize_name(component.get("name", "")), component.get("version")))
+        if advisory and str(component.get("purl", "")).startswith("pkg:pypi/"):
+            component = {**component, "properties": [*component.get("properties", []),
+                                                     {"name": OVERRIDE_PROPERTY, "value": advisory}]}
+        marked.append(component)
+    return marked
 
 
 def validate_sbom(document: dict) -> None:

@@ -19,13 +19,16 @@ class CiImage:
     extras: tuple[str, ...]  # empty tuple: Airflow core only
     uses_default_extras: bool
     variant: str = "regular"
+    platform: str = ""  # "": the engine's own platform
 
     @property
     def label(self) -> str:
         """Short, tag-safe name of the image, used in CI image tags."""
         if self.variant == "slim":
-            return "slim"
-        return "default" if self.uses_default_extras else ("-".join(self.extras) or "core")
+            name = "slim"
+        else:
+            name = "default" if self.uses_default_extras else ("-".join(self.extras) or "core")
+        return f"{name}-{self.platform.rpartition('/')[2]}" if self.platform else name
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,8 @@ class ProjectSettings:
     base_image_template: str
     standin_base_image_templates: tuple[str, ...]
     build_network: str | None
-    lock_platform: str
+    lock_platforms: tuple[tuple[str, str], ...]  # (image platform, uv's --python-platform); first: the main lock
+    release_platforms: tuple[str, ...]
     lock_constraints: tuple[str, ...]
     source_url: str
     ci_images: tuple[CiImage, ...]
@@ -53,6 +57,12 @@ class ProjectSettings:
     @property
     def dockerfile(self) -> Path:
         return self.root / "Dockerfile"
+
+    @property
+    def lock_platform(self) -> str:
+        """The resolver platform of the main lock (constraints-X.Y.txt); other platforms get a lock
+        of their own only where their resolution differs."""
+        return self.lock_platforms[0][1]
 
     def base_image(self, python: str) -> str:
         return self.base_image_template.format(python=python)
@@ -70,16 +80,34 @@ def _require(table: dict, key: str, kind: type, path: Path):
     return value
 
 
+SUPPORTED_PLATFORMS = ("linux/amd64", "linux/arm64")
+
+
+def _platform(value: object, what: str, path: Path) -> str:
+    if value not in SUPPORTED_PLATFORMS:
+        raise ConfigError(f"{path}: {what} {value!r} is not one of: {', '.join(SUPPORTED_PLATFORMS)}")
+    return str(value)
+
+
 def _ci_image(entry: dict, default_extras: tuple[str, ...], path: Path) -> CiImage:
     extras = entry.get("extras", [])
     variant = entry.get("variant", "regular")
     if variant not in ("regular", "slim"):
         raise ConfigError(f"{path}: ci-images variant must be regular or slim, got {variant!r}")
+    platform = _platform(entry["platform"], "ci-images platform", path) if "platform" in entry else ""
+    common = {"python": str(entry["python"]), "variant": variant, "platform": platform}
     if extras == DEFAULT_EXTRAS_KEYWORD:
-        return CiImage(python=str(entry["python"]), extras=default_extras, uses_default_extras=True, variant=variant)
+        return CiImage(extras=default_extras, uses_default_extras=True, **common)
     if not isinstance(extras, list):
         raise ConfigError(f'{path}: ci-images extras must be a list or "default", got {extras!r}')
-    return CiImage(python=str(entry["python"]), extras=tuple(extras), uses_default_extras=False, variant=variant)
+    return CiImage(extras=tuple(extras), uses_default_extras=False, **common)
+
+
+def _lock_platforms(table: dict, path: Path) -> tuple[tuple[str, str], ...]:
+    platforms = _require(table, "lock-platforms", dict, path)
+    if not platforms:
+        raise ConfigError(f"{path}: [tool.airflow-image].lock-platforms is empty")
+    return tuple((_platform(k, "lock-platforms key", path), str(v)) for k, v in platforms.items())
 
 
 def load_settings(root: Path) -> ProjectSettings:
@@ -103,7 +131,10 @@ def load_settings(root: Path) -> ProjectSettings:
         base_image_template=_require(table, "base-image", str, path),
         standin_base_image_templates=tuple(table.get("standin-base-images", [])),
         build_network=network,
-        lock_platform=_require(table, "lock-platform", str, path),
+        lock_platforms=_lock_platforms(table, path),
+        release_platforms=tuple(
+            _platform(p, "release-platforms entry", path) for p in _require(table, "release-platforms", list, path)
+        ),
         lock_constraints=tuple(table.get("lock-constraints", [])),
         source_url=_require(table, "source-url", str, path),
         ci_images=tuple(_ci_image(e, default_extras, path) for e in table.get("ci-images", [])),

@@ -20,6 +20,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--extras", default="", help="comma-separated extras the image was built with")
     group.addoption("--variant", default="regular")
     group.addoption("--ca-bundle", default=None, help="CA bundle handed to the build as a secret")
+    group.addoption("--platform", default="", help="platform under test (linux/arm64); default: the engine's own")
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Expected:
     extras: tuple[str, ...]
     variant: str
     ca_bundle: str | None
+    platform: str
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,13 @@ def expected(request: pytest.FixtureRequest) -> Expected:
         extras=tuple(e for e in opt("--extras").split(",") if e),
         variant=opt("--variant"),
         ca_bundle=opt("--ca-bundle"),
+        platform=opt("--platform") or _engine_platform(),
     )
+
+
+def _engine_platform() -> str:
+    version = docker.from_env().version()
+    return f"{version['Os']}/{version['Arch']}"
 
 
 @pytest.fixture(scope="session")
@@ -76,6 +84,7 @@ def run(client: docker.DockerClient, expected: Expected):
         container = client.containers.create(
             expected.image,
             list(command) if command else None,
+            platform=expected.platform,
             user=user,
             entrypoint=entrypoint,
             environment=environment,

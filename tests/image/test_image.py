@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from airflow_image.engine import INDEX_MEDIA_TYPES, platform_manifest_digest, read_local_index
+from airflow_image.runner import SubprocessRunner
+
 HERE = Path(__file__).parent
 BUILD_TOOLS = ("gcc", "cc", "g++", "c++", "make", "node", "npm")
 
@@ -83,11 +86,28 @@ def test_labels_describe_the_image(image, expected):
     assert re.fullmatch(r"sha256:[0-9a-f]{64}", labels["org.apache.airflow.image.inputs-hash"])
 
 
-def test_base_digest_label_is_the_base_actually_used(client, image):
+def test_base_digest_label_is_the_base_actually_used(client, image, expected):
+    """The base's own digest, or, for a multi-platform base, its index's entry for this platform."""
     base_name = image.labels["org.opencontainers.image.base.name"]
     base = client.images.get(base_name)
     digests = {d.partition("@")[2] for d in base.attrs.get("RepoDigests") or []} | {base.id}
+    index = read_local_index(SubprocessRunner(), base_name)
+    if index is not None and index["digest"] in digests:
+        digests.add(platform_manifest_digest(index, expected.platform))
     assert image.labels["org.opencontainers.image.base.digest"] in digests
+
+
+def test_architecture_is_the_platform_asked_for(run, image, expected):
+    """An emulated build that fell back to the host's platform would pass every other test."""
+    machine = {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}[expected.platform]
+    result = run("uname", "-m")
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == machine
+    index = read_local_index(SubprocessRunner(), expected.image)
+    if index is not None and index["mediaType"] in INDEX_MEDIA_TYPES:
+        assert platform_manifest_digest(index, expected.platform), f"{expected.image} has no {expected.platform} image"
+    else:
+        assert f"{image.attrs['Os']}/{image.attrs['Architecture']}" == expected.platform
 
 
 def test_entrypoint_without_command_prints_airflow_help(run):

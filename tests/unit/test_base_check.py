@@ -37,7 +37,7 @@ def digest(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-D1, D2, AMD1, AMD2, ARM2 = (digest(t) for t in ("d1", "d2", "amd1", "amd2", "arm2"))
+D1, D2, AMD1, AMD2, ARM1, ARM2 = (digest(t) for t in ("d1", "d2", "amd1", "amd2", "arm1", "arm2"))
 
 
 @pytest.mark.parametrize(
@@ -65,7 +65,8 @@ def test_a_base_without_a_host_needs_a_default_registry():
     ("tag", "checked"),
     [("3.3.2-python3.11", True), ("latest", True), ("main-python3.12", True), ("3.3.2-python3.11-20261125", False),
      ("3.3.2-python3.11-20261125.2", False), ("slim-3.3.2-python3.11-20261125", False),
-     (f"sha256-{'a' * 64}.sbom", False), (f"sha256-{'a' * 64}.sig", False)],
+     (f"sha256-{'a' * 64}.sbom", False), (f"sha256-{'a' * 64}.sig", False),
+     ("3.3.2-python3.11-arm64", False), ("3.3.2-python3.11-amd64", False)],
 )
 def test_dated_pins_are_not_rechecked(tag, checked):
     assert is_checked_tag(tag) is checked
@@ -86,6 +87,7 @@ class FakeClient:
 
     manifests: dict[str, Manifest] = field(default_factory=dict)
     labels: dict[str, dict] = field(default_factory=dict)  # release tags → labels
+    multi: dict[str, dict[str, dict]] = field(default_factory=dict)  # multi-platform tags → platform → labels
     down: bool = False
     heads: list[str] = field(default_factory=list)
 
@@ -108,8 +110,13 @@ class FakeClient:
         self._up()
         return tuple(sorted(self.labels))
 
-    def image_labels(self, repository, reference):
+    def image_labels(self, repository, reference, *, platform="linux/amd64"):
+        if reference in self.multi:
+            return self.multi[reference].get(platform)
         return self.labels.get(reference)
+
+    def platforms(self, repository, reference):
+        return tuple(self.multi.get(reference, {"linux/amd64": None}))
 
 
 def plain(d: str) -> Manifest:
@@ -175,6 +182,21 @@ def test_only_images_on_a_moved_base_are_stale_and_each_base_is_asked_once():
     table = format_status(statuses, Registry(RELEASE), "airflow")
     assert table[0].split() == ["image", "base", "built", "from", "current", "stale"]
     assert table[2].split() == [f"{RELEASE}/airflow:3.3-python3.11", base311, D1[7:19], D2[7:19], "yes"]
+
+
+def test_each_platform_of_a_multi_platform_tag_is_checked_against_its_own_base_entry():
+    base311 = f"{BASE_HOST}/python:3.11-slim"
+    release = FakeClient(labels={"3.3.2-python3.11": {}}, multi={"3.3.2-python3.11": {
+        "linux/amd64": labels("3.11", base311, AMD1),
+        "linux/arm64": labels("3.11", base311, ARM1),
+    }})
+    base = FakeClient(manifests={"python:3.11-slim": index(("amd64", AMD1), ("arm64", ARM2)),
+                                 f"python:{AMD1}": plain(AMD1), f"python:{ARM1}": plain(ARM1)})
+    statuses = run_check(release, base)
+    assert {s.platform: s.stale for s in statuses} == {"linux/amd64": False, "linux/arm64": True}
+    assert {s.current for s in statuses} == {AMD1, ARM2}
+    table = format_status(statuses, Registry(RELEASE), "airflow")
+    assert f"{RELEASE}/airflow:3.3.2-python3.11 (linux/arm64)" in table[3] + table[2]
 
 
 def test_a_base_registry_that_is_down_is_one_line_per_image():

@@ -104,8 +104,11 @@ class FakeRegistries:
     def head_manifest(self, repository, tag):
         return self.tags[tag][0] if tag in self.tags else None
 
-    def image_labels(self, repository, tag):
+    def image_labels(self, repository, tag, *, platform="linux/amd64"):
         return dict(self.tags[tag][1]) if tag in self.tags else None
+
+    def platforms(self, repository, tag):
+        return ("linux/amd64",) if tag in self.tags else ()
 
     def image_size(self, repository, tag):
         return 1000
@@ -154,6 +157,10 @@ class FakeEngine:
             return Result(tuple(argv), 0, "c" * 40 + " 2026-11-25T00:00:00+00:00\n")
         if argv[:2] == ["docker", "pull"]:
             return ok
+        if argv[:2] == ["docker", "version"]:
+            return Result(tuple(argv), 0, "linux/amd64\n")
+        if argv[:2] == ["docker", "save"]:  # the fake engine's bases are single-platform: no index to read
+            return Result(tuple(argv), 1)
         if argv[:3] == ["docker", "buildx", "build"]:
             args = dict(argv[i + 1].split("=", 1) for i, a in enumerate(argv) if a == "--build-arg")
             self.local[argv[argv.index("--tag") + 1]] = {

@@ -59,8 +59,20 @@ class FakeRegistry:
             return _digest("something else")
         return self.tags[tag][0] if tag in self.tags else None
 
-    def image_labels(self, repository, tag):
-        return dict(self.tags[tag][1]) if tag in self.tags else None
+    indexes: dict[str, dict[str, str]] = field(default_factory=dict)  # index digest → platform → image tag
+
+    def image_labels(self, repository, tag, *, platform="linux/amd64"):
+        if tag not in self.tags:
+            return None
+        behind = self.indexes.get(self.tags[tag][0])
+        if behind is not None:
+            return dict(self.tags[behind[platform]][1]) if platform in behind else None
+        return dict(self.tags[tag][1]) if platform == "linux/amd64" else None
+
+    def platforms(self, repository, tag):
+        if tag not in self.tags:
+            return ()
+        return tuple(self.indexes.get(self.tags[tag][0], {"linux/amd64": tag}))
 
     def image_size(self, repository, tag):
         return 1000
@@ -130,6 +142,20 @@ class FakeEngine:
             return Result(tuple(argv), 1 if flavour == self.failing_python else 0)
         if argv[:4] == ["docker", "buildx", "imagetools", "inspect"]:
             return Result(tuple(argv), 1)
+        if argv[:2] == ["docker", "version"]:
+            return Result(tuple(argv), 0, "linux/amd64\n")
+        if argv[:2] == ["docker", "save"]:  # the fake bases are single-platform images: no index
+            return Result(tuple(argv), 1)
+        if argv[:4] == ["docker", "buildx", "imagetools", "create"]:
+            targets = [argv[i + 1].rsplit(":", 1)[1] for i, a in enumerate(argv) if a == "--tag"]
+            sources = [a.rpartition("@")[2] for a in argv[4:] if "@" in a]
+            by_digest = {d: t for t, (d, _) in self.registry.tags.items()}
+            platforms = {f"linux/{by_digest[d].rsplit('-', 1)[1]}": by_digest[d] for d in sources}
+            index = _digest(json.dumps(platforms, sort_keys=True))
+            self.registry.indexes[index] = platforms
+            for tag in targets:
+                self.registry.tags[tag] = (index, {})
+            return Result(tuple(argv), 0)
         if argv[:2] == ["docker", "login"]:
             return Result(tuple(argv), 0)
         raise AssertionError(f"unexpected command {argv}")
@@ -158,6 +184,7 @@ def options(**overrides) -> ReleaseOptions:
         extras=("postgres",),
         interpreter="python3",
         credentials=CredentialSources(docker_config=Path("/nonexistent-docker-config")),
+        platforms=("linux/amd64",),
     )
     return ReleaseOptions(**{**base, **overrides})
 
@@ -358,3 +385,35 @@ def test_push_reads_every_ref_back(matrix):
         client_factory=registry.client,
     )
     assert [(r.ref, r.digest, r.action) for r in results] == [(f"{HOST}/airflow:x", registry.tags["x"][0], "pushed")]
+
+
+def test_a_multi_platform_release_pushes_each_platform_then_one_index_per_tag(settings, matrix):
+    fake = FakeRegistry()
+    engine = FakeEngine(fake)
+    both = ("linux/amd64", "linux/arm64")
+    results, _ = run_release(settings, matrix, engine, fake, pythons=("3.11",), platforms=both)
+    builds = engine.ran("docker", "buildx", "build")
+    assert sorted(b[b.index("--platform") + 1] for b in builds) == ["linux/amd64", "linux/arm64"]
+    tests = [c for c in engine.commands if c[1:4] == ["-m", "pytest", "tests/image"]]
+    tested = [next(a for a in c if a.startswith("--platform=")) for c in tests]
+    assert sorted(tested) == ["--platform=linux/amd64", "--platform=linux/arm64"]
+    kinds = engine.kinds()
+    assert kinds.index("push") > max(i for i, k in enumerate(kinds) if k == "test")
+    pushed = [c[2].rsplit(":", 1)[1] for c in engine.ran("docker", "push")]
+    assert pushed == ["3.3.2-python3.11-amd64", "3.3.2-python3.11-arm64"]
+    index_tags = {r.ref.rsplit(":", 1)[1] for r in results}
+    assert index_tags == {f"{n}-python3.11" for n in ("3.3.2", "3.3", "latest")}
+    for tag in index_tags:
+        assert set(fake.platforms("airflow", tag)) == {"linux/amd64", "linux/arm64"}
+    # a second run finds every platform current and builds nothing
+    again = FakeEngine(fake)
+    run_release(settings, matrix, again, fake, pythons=("3.11",), platforms=("linux/amd64", "linux/arm64"))
+    assert again.ran("docker", "buildx", "build") == []
+
+
+def test_a_tag_that_lacks_a_planned_platform_is_rebuilt(settings, matrix):
+    fake = FakeRegistry()
+    run_release(settings, matrix, FakeEngine(fake), fake, pythons=("3.11",))
+    engine = FakeEngine(fake)
+    run_release(settings, matrix, engine, fake, pythons=("3.11",), platforms=("linux/amd64", "linux/arm64"))
+    assert len(engine.ran("docker", "buildx", "build")) == 2

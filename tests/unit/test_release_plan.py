@@ -147,7 +147,21 @@ H, OTHER = "sha256:" + "1" * 64, "sha256:" + "2" * 64
     ],
 )
 def test_tag_state_compares_inputs_not_digests(labels, status):
-    assert tag_state("t", H, labels, "sha256:d").status == status
+    assert tag_state("t", {"linux/amd64": H}, {"linux/amd64": labels}, "sha256:d").status == status
+
+
+@pytest.mark.parametrize(
+    ("remote", "status"),
+    [
+        ({"linux/amd64": {INPUTS_HASH_LABEL: H}, "linux/arm64": {INPUTS_HASH_LABEL: OTHER}}, CURRENT),
+        ({"linux/amd64": {INPUTS_HASH_LABEL: H}, "linux/arm64": None}, STALE),  # a platform missing
+        ({"linux/amd64": {INPUTS_HASH_LABEL: H}, "linux/arm64": {INPUTS_HASH_LABEL: H}}, STALE),
+        ({"linux/amd64": None, "linux/arm64": None}, MISSING),
+    ],
+)
+def test_tag_state_wants_every_platform_with_its_own_inputs(remote, status):
+    planned = {"linux/amd64": H, "linux/arm64": OTHER}
+    assert tag_state("t", planned, remote, "sha256:d").status == status
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,9 @@ carry one small extra, so builds come from BuildKit's cache after the first time
 
 from __future__ import annotations
 
+import json
 import os
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -15,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from airflow_image.credentials import CredentialSources
+from airflow_image.engine import host_platform
 from airflow_image.release import release
 from airflow_image.release_plan import ENV_REGISTRY, INPUTS_HASH_LABEL, ReleaseOptions, flavour_tags, parse_registry
 from airflow_image.runner import SubprocessRunner
@@ -28,6 +31,9 @@ EXTRAS = "postgres"
 # Enough of the image suite to prove an image is the flavour and version it claims to be; the
 # end-to-end test runs the whole suite.
 QUICK_TESTS = ("-k", "test_airflow_version_is_the_requested_one or test_python_is_the_flavour or test_labels")
+# The engine's own platform: the tests below release one platform (no emulation); the multi-platform
+# test releases both.
+HOST_PLATFORM = host_platform(SubprocessRunner())
 # The environment variables that would change what the entry point does, cleared for every run.
 _OWN_ENV = (ENV_REGISTRY, "AIRFLOW_IMAGE_REGISTRY_USER", "AIRFLOW_IMAGE_REGISTRY_PASSWORD", "DOCKER_CONFIG")
 
@@ -40,9 +46,12 @@ def invoke(*args: str, docker_config: Path, env: dict[str, str] | None = None) -
     )
 
 
-def release_args(host: str, *extra: str, pythons=PYTHONS, version=VERSION) -> list[str]:
+def release_args(
+    host: str, *extra: str, pythons=PYTHONS, version=VERSION, platforms=(HOST_PLATFORM,)
+) -> list[str]:
     flavours = [a for p in pythons for a in ("--python", p)]
-    return ["release", "--version", version, "--registry", host, *flavours, "--extras", EXTRAS, *extra]
+    chosen = [a for p in platforms for a in ("--platform", p)]
+    return ["release", "--version", version, "--registry", host, *flavours, *chosen, "--extras", EXTRAS, *extra]
 
 
 @dataclass
@@ -80,6 +89,7 @@ def options_for(registry, ca_bundle, *, version=VERSION, pythons=PYTHONS, constr
         test_args=QUICK_TESTS,
         interpreter=sys.executable,
         credentials=CredentialSources(docker_config=registry.docker_config),
+        platforms=(HOST_PLATFORM,),
     )
 
 
@@ -200,3 +210,63 @@ def test_interrupted_release_resumes_and_an_older_patch_never_moves_latest(regis
     assert set(client.list_tags("airflow")) == {*newest, "3.3.1-python3.11"}
     assert digests(client, newest) == before
     assert client.head_manifest("airflow", "3.3.1-python3.11") not in before.values()
+
+
+def _local_id(ref: str) -> str:
+    return subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", ref],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_a_multi_platform_release_publishes_one_index_per_tag(registry, settings, matrix):
+    """linux/amd64 natively and linux/arm64 under emulation: each platform built and tested, pushed under
+    its platform tag, then one index under every tag; read back and run per platform from the registry."""
+    platforms = ("linux/amd64", "linux/arm64")
+    result = invoke(
+        *release_args(registry.host, "--pytest-args", shlex.join(("-k", f"{QUICK_TESTS[1]} or test_architecture")),
+                      pythons=("3.11",), platforms=platforms),
+        docker_config=registry.docker_config,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    client = registry.client()
+    tags = flavour_tags(matrix, matrix.get(VERSION), "3.11", "regular")
+    assert len({client.head_manifest("airflow", t) for t in tags}) == 1
+    for tag in tags:
+        assert sorted(client.platforms("airflow", tag)) == list(platforms)
+    for platform in platforms:
+        labels = client.image_labels("airflow", tags[0], platform=platform)
+        own = client.image_labels("airflow", f"{tags[0]}-{platform.rpartition('/')[2]}", platform=platform)
+        assert labels[INPUTS_HASH_LABEL] == own[INPUTS_HASH_LABEL]
+    # BuildKit's provenance (mode=max) rides along for each platform and names the base actually used
+    index = client.get_manifest("airflow", tags[0]).data
+    attestations = [m for m in index["manifests"]
+                    if (m.get("annotations") or {}).get("vnd.docker.reference.type") == "attestation-manifest"]
+    assert len(attestations) == len(platforms)
+    for attestation in attestations:
+        layers = client.get_manifest("airflow", attestation["digest"]).data["layers"]
+        statement = next(json.loads(client.blob("airflow", layer["digest"])) for layer in layers
+                         if "provenance" in (layer.get("annotations") or {}).get("in-toto.io/predicate-type", ""))
+        subject = attestation["annotations"]["vnd.docker.reference.digest"]
+        image = next(m for m in index["manifests"] if m["digest"] == subject)
+        platform = f"{image['platform']['os']}/{image['platform']['architecture']}"
+        labels = client.image_labels("airflow", tags[0], platform=platform)
+        base_name = labels["org.opencontainers.image.base.name"]
+        # BuildKit names the base by the digest it resolved: the platform's manifest (the label) or,
+        # for a multi-platform base, possibly the index that holds it
+        known = {labels["org.opencontainers.image.base.digest"], _local_id(base_name)}
+        materials = statement["predicate"].get("materials", [])
+        assert any("sha256:" + m.get("digest", {}).get("sha256", "") in known for m in materials), materials
+    env = {**os.environ, "DOCKER_CONFIG": str(registry.docker_config)}
+    ref = f"{registry.host}/airflow:{tags[0]}"
+    machines = {}
+    for platform in platforms:
+        subprocess.run(["docker", "pull", "--quiet", "--platform", platform, ref], env=env, check=True,
+                       capture_output=True)
+        ran = subprocess.run(["docker", "run", "--rm", "--platform", platform, "--entrypoint", "uname", ref, "-m"],
+                             env=env, capture_output=True, text=True, check=True)
+        machines[platform] = ran.stdout.strip()
+    assert machines == {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}
+    # a second release finds both platforms current under every tag and builds nothing
+    again = invoke(*release_args(registry.host, pythons=("3.11",), platforms=platforms),
+                   docker_config=registry.docker_config)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "buildx build" not in again.stdout + again.stderr
