@@ -8,6 +8,8 @@
 #   - _AIRFLOW_DB_MIGRATE=true: run `airflow db migrate`;
 #   - _AIRFLOW_WWW_USER_CREATE=true: create the admin user (_AIRFLOW_WWW_USER_USERNAME/_PASSWORD/…);
 #   - _PIP_ADDITIONAL_REQUIREMENTS: pip install extra packages (quick tests only).
+# With a read-only AIRFLOW_HOME (a read-only root filesystem) it points the files Airflow writes
+# there at start-up to a private folder, $TMPDIR/airflow-home (TMPDIR defaults to /tmp).
 set -euo pipefail
 
 CHECK=/usr/local/lib/airflow-image/connection_check.py
@@ -24,8 +26,56 @@ ensure_user_entry() {
         if [[ -w /etc/passwd ]]; then
             printf 'airflow-%s:x:%s:0:Airflow user (uid %s):%s:/bin/bash\n' \
                 "$(id -u)" "$(id -u)" "$(id -u)" "${AIRFLOW_USER_HOME_DIR}" >>/etc/passwd
+        else
+            # A read-only root filesystem takes no entry, and Airflow refuses to run for a user
+            # without a name; getpass, which it asks, reads LOGNAME and USER first.
+            export LOGNAME="${LOGNAME:-airflow-$(id -u)}" USER="${USER:-airflow-$(id -u)}"
         fi
         export HOME="${AIRFLOW_USER_HOME_DIR}"
+    fi
+}
+
+# Whether Airflow reads an option from somewhere already: its variable, the _CMD or _SECRET variant,
+# or an uncommented line in the option's section of the config file.
+configured() {
+    local var=$1 section=$2 key=$3 cmd_var="${1}_CMD" secret_var="${1}_SECRET"
+    [[ -n ${!var:-} || -n ${!cmd_var:-} || -n ${!secret_var:-} ]] && return 0
+    awk -v section="[${section}]" -v key="${key}" '
+        /^[[:space:]]*\[/ { gsub(/[[:space:]]/, ""); here = ($0 == section); next }
+        here && $0 ~ "^[[:space:]]*" key "[[:space:]]*=" { found = 1; exit }
+        END { exit !found }' "${AIRFLOW_CONFIG:-${AIRFLOW_HOME}/airflow.cfg}" 2>/dev/null
+}
+
+# A read-only AIRFLOW_HOME still gets written to at start-up: every command but `version` writes
+# airflow.cfg, with a Fernet key and JWT secret generated on the spot, when it is missing; the simple
+# auth manager writes the passwords it generates beside it; Airflow 2 copies webserver_config.py there.
+# A file baked into the image would give every container the same secrets, so these go to a folder
+# of this container's own instead; settings that are given (variable or config file) are left alone.
+# Commands started with `docker exec` do not come through here: give them AIRFLOW_CONFIG (or ship a
+# config file) as docs/runtime.md says.
+redirect_home_writes() {
+    [[ ! -w ${AIRFLOW_HOME} ]] || return 0
+    local dir="${TMPDIR:-/tmp}/airflow-home" config=false passwords=false webserver=false
+    [[ -n ${AIRFLOW_CONFIG:-} || -e ${AIRFLOW_HOME}/airflow.cfg ]] || config=true
+    configured AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE core simple_auth_manager_passwords_file \
+        || passwords=true
+    if [[ ${AIRFLOW_VERSION:-} == 2.* && ! -e ${AIRFLOW_HOME}/webserver_config.py ]]; then
+        configured AIRFLOW__WEBSERVER__CONFIG_FILE webserver config_file || webserver=true
+    fi
+    [[ $config == true || $passwords == true || $webserver == true ]] || return 0
+    if ! (umask 077 && mkdir -p "$dir") 2>/dev/null || [[ ! -w $dir ]]; then
+        info "AIRFLOW_HOME and ${TMPDIR:-/tmp} are read-only: Airflow cannot write its start-up files (mount a tmpfs at /tmp)"
+        return 0
+    fi
+    if [[ $config == true ]]; then
+        export AIRFLOW_CONFIG="$dir/airflow.cfg"
+        info "AIRFLOW_HOME is read-only: the configuration Airflow writes goes to $AIRFLOW_CONFIG"
+    fi
+    if [[ $passwords == true ]]; then
+        export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="$dir/simple_auth_manager_passwords.json.generated"
+    fi
+    if [[ $webserver == true ]]; then
+        export AIRFLOW__WEBSERVER__CONFIG_FILE="$dir/webserver_config.py"
     fi
 }
 
@@ -37,7 +87,7 @@ resolve_setting() {
         printf '%s' "${!var}"
     elif [[ -n ${!cmd_var:-} ]]; then
         bash -c "${!cmd_var}"
-    elif [[ -n ${!secret_var:-} ]] || grep -qs "^[[:space:]]*${key}[[:space:]]*=" "${AIRFLOW_HOME}/airflow.cfg"; then
+    elif [[ -n ${!secret_var:-} ]] || grep -qs "^[[:space:]]*${key}[[:space:]]*=" "${AIRFLOW_CONFIG:-${AIRFLOW_HOME}/airflow.cfg}"; then
         airflow config get-value "$section" "$key" 2>/dev/null || true
     fi
 }
@@ -114,6 +164,7 @@ PY
 
 main() {
     ensure_user_entry
+    redirect_home_writes
     local first=${1:-} setup_asked=false
     if [[ $first == airflow ]]; then shift; first=${1:-}; fi
     if [[ ${_AIRFLOW_DB_MIGRATE:-${_AIRFLOW_DB_UPGRADE:-false}} == true || ${_AIRFLOW_WWW_USER_CREATE:-false} == true ]]; then

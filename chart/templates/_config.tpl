@@ -11,6 +11,10 @@ core:
   execution_api_server_url: {{ printf "%s/execution/" (include "airflow.apiServerUrl" .) | quote }}
   {{- if .Values.createUserJob.enabled }}
   auth_manager: airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager
+  {{- else }}
+  # The simple auth manager writes the passwords it generates, by default into the read-only
+  # AIRFLOW_HOME.
+  simple_auth_manager_passwords_file: /tmp/simple_auth_manager_passwords.json.generated
   {{- end }}
   {{- end }}
 logging:
@@ -52,5 +56,9 @@ api:
 {{- if not $v3 }}
 webserver:
   enable_proxy_fix: "True"
+  {{- if not .Values.apiServer.webserverConfig }}
+  # Airflow 2 copies its default webserver_config.py to config_file at start when it is missing.
+  config_file: /tmp/webserver_config.py
+  {{- end }}
 {{- end }}
 {{- end }}

@@ -329,18 +329,26 @@ logs volume comes from a volumeClaimTemplate).
   {{- end }}
 {{- end }}
 
+{{/*
+webserver_config.py from apiServer.webserverConfig: the API server's; on Airflow 2 every container's,
+since every Airflow 2 process writes a default one where it is missing.
+*/}}
+{{- define "airflow.webserverConfigMount" -}}
+{{- if or .webserverConfig (and .root.Values.apiServer.webserverConfig (not (include "airflow.isAirflow3" .root))) }}
+- name: config
+  mountPath: /opt/airflow/webserver_config.py
+  subPath: webserver_config.py
+  readOnly: true
+{{- end }}
+{{- end }}
+
 {{- define "airflow.volumeMounts" -}}
 {{- $root := .root -}}
 - name: config
   mountPath: /opt/airflow/airflow.cfg
   subPath: airflow.cfg
   readOnly: true
-{{- if .webserverConfig }}
-- name: config
-  mountPath: /opt/airflow/webserver_config.py
-  subPath: webserver_config.py
-  readOnly: true
-{{- end }}
+{{- include "airflow.webserverConfigMount" . }}
 {{ include "airflow.logsMount" . }}
 {{- if and .dags (include "airflow.dagsSource" $root) }}
 - name: dags
@@ -487,6 +495,7 @@ logs volume comes from a volumeClaimTemplate).
       mountPath: /opt/airflow/airflow.cfg
       subPath: airflow.cfg
       readOnly: true
+    {{- include "airflow.webserverConfigMount" (omit . "webserverConfig") | nindent 4 }}
     {{- include "airflow.writableMounts" . | nindent 4 }}
 {{- end }}
 

@@ -10,6 +10,10 @@ Choices a newcomer would otherwise trip over:
 - The simple auth manager (no extra needed) with its passwords file in the mounted config folder:
   `airflow-init` writes the admin password from `.env` there, so the login is known, not random.
 - Ports are published on 127.0.0.1 only.
+- Airflow containers run with a read-only root filesystem: nothing a task runs can change the
+  installed code. They write only to the mounted folders and a tmpfs at /tmp; airflow.cfg lives in
+  the mounted config folder (AIRFLOW_CONFIG), where `airflow-init` has Airflow write it once, so the
+  healthchecks, which do not go through the image's entrypoint, read the same file.
 - Quick recovery: the scheduler looks for orphaned tasks every 20 s (default 300 s) and fails a task
   whose heartbeat stopped after 45 s (default 300 s); with one default retry, a task killed along with
   a crashed scheduler (LocalExecutor runs tasks as the scheduler's children) reruns within about a
@@ -38,6 +42,9 @@ FLOWER_CONTAINER_PORT = 5555
 DB_USER = DB_NAME = "airflow"
 FOLDERS = ("dags", "logs", "config", "plugins")
 PASSWORDS_FILE = f"{AIRFLOW_HOME}/config/simple_auth_manager_passwords.json"
+CONFIG_FILE = f"{AIRFLOW_HOME}/config/airflow.cfg"
+# Compose's own read-only root: writes go to the mounted folders and this tmpfs only.
+READ_ONLY_ROOT = {"read_only": True, "tmpfs": ["/tmp"]}
 SIMPLE_AUTH_MANAGER = "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
 CELERY_APP = "airflow.providers.celery.executors.celery_executor.app"
 _MISSING_ENV = "run `invoke compose` to create .env"
@@ -103,6 +110,7 @@ def _db_url(scheme: str) -> str:
 def airflow_environment(options: ComposeOptions) -> Anchored:
     """The configuration every Airflow container shares, written once in the file."""
     values = {
+        "AIRFLOW_CONFIG": CONFIG_FILE,
         "AIRFLOW__CORE__EXECUTOR": EXECUTORS[options.executor],
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": _db_url("postgresql+psycopg2"),
         "AIRFLOW__CORE__FERNET_KEY": _secret(env.FERNET_KEY_KEY),
@@ -187,6 +195,7 @@ def compose_spec(options: ComposeOptions) -> dict:
             "command": command,
             "environment": extra.pop("environment", common_env),
             "volumes": volumes,
+            **READ_ONLY_ROOT,
             "restart": "always",
             "depends_on": after_init,
         }
@@ -232,6 +241,7 @@ def compose_spec(options: ComposeOptions) -> dict:
             },
         ),
         "volumes": volumes,
+        **READ_ONLY_ROOT,
         "depends_on": backing,
     }
     services["airflow-apiserver"] = airflow_service(
@@ -266,6 +276,7 @@ def compose_spec(options: ComposeOptions) -> dict:
         # A one-off command should fail at once, not wait, when the database is down.
         "environment": Merged(common_env, {"CONNECTION_CHECK_MAX_COUNT": "0"}),
         "volumes": volumes,
+        **READ_ONLY_ROOT,
         "depends_on": backing,
     }
     return {

@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import pytest
 from chart_scenarios import (
+    AIRFLOW2,
     KITCHEN_SINK,
     PREFIX,
     READ_ONLY_ROOT,
     SCENARIOS,
+    airflow_cfg,
     container,
     pod_spec,
     pod_specs,
     short,
     workloads,
 )
-
-AIRFLOW_PODS = {"api-server", "scheduler", "dag-processor", "triggerer", "worker", "migrate-db"}
 
 
 def _containers(spec: dict) -> list[dict]:
@@ -54,35 +54,127 @@ def test_openshift_leaves_uids_to_the_platform(render):
 
 def test_component_security_context_overrides_merge(render):
     values = {
-        "scheduler": {"securityContexts": {"pod": {"runAsUser": 1234}, "container": {"readOnlyRootFilesystem": True}}}
+        "scheduler": {"securityContexts": {"pod": {"runAsUser": 1234}, "container": {"readOnlyRootFilesystem": False}}}
     }
     spec = pod_spec(workloads(render(values))["scheduler"])
     assert spec["securityContext"]["runAsUser"] == 1234
     assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
     sc = container(spec, "scheduler")["securityContext"]
-    assert sc["readOnlyRootFilesystem"] is True and sc["capabilities"]["drop"] == ["ALL"]
-    assert (
-        container(pod_spec(workloads(render(values))["triggerer"]), "triggerer")["securityContext"][
-            "readOnlyRootFilesystem"
-        ]
-        is False
-    )
+    assert sc["readOnlyRootFilesystem"] is False and sc["capabilities"]["drop"] == ["ALL"]
+    assert not any(v["name"].startswith("writable-") for v in spec["volumes"])
+    triggerer = container(pod_spec(workloads(render(values))["triggerer"]), "triggerer")
+    assert triggerer["securityContext"]["readOnlyRootFilesystem"] is True
 
 
-@pytest.mark.parametrize("scenario", ["read-only-root", "kitchen-sink"])
-def test_read_only_root_gets_writable_tmp_and_logs(render, scenario):
-    rendered = render(SCENARIOS[scenario])
+# What each container writes besides what airflow.cfg names: the image's entrypoint, Python and
+# Airflow put temporary files, DAG bundles and (without a config file) their start-up files under /tmp.
+AIRFLOW_IMAGE_WRITES = ("/tmp",)
+OTHER_WRITES = {
+    "git-sync": ("/git", "/tmp"),  # the checkout, and HOME
+    "git-sync-init": ("/git", "/tmp"),
+    "log-cleanup": ("/opt/airflow/logs", "/tmp"),
+    "pgbouncer": ("/etc/pgbouncer", "/tmp"),  # the image writes its configuration at start
+    "statsd": ("/tmp",),
+    "postgresql": ("/var/lib/postgresql/data", "/var/run/postgresql", "/tmp"),
+    "redis": ("/data", "/tmp"),
+}
+USERS_OWN_CONTAINERS = {"proxy", "prepare", "sched-sidecar"}  # from the "extras" scenario
+WRITABLE_VOLUME_KINDS = {"emptyDir", "persistentVolumeClaim", "ephemeral"}
+HOME = "/opt/airflow"
+
+
+def _writable_mount_for(path: str, c: dict, volume_kinds: dict[str, str]) -> dict | None:
+    """The mount that holds `path` (the deepest one), if it is a writable volume."""
+    holding = [
+        m
+        for m in c.get("volumeMounts", [])
+        if path == m["mountPath"] or path.startswith(m["mountPath"].rstrip("/") + "/")
+    ]
+    if not holding:
+        return None
+    mount = max(holding, key=lambda m: len(m["mountPath"]))
+    if mount.get("readOnly") or volume_kinds.get(mount["name"]) not in WRITABLE_VOLUME_KINDS:
+        return None
+    return mount
+
+
+def _pods_with_volume_kinds(rendered):
+    """(name, pod spec, volume name -> kind) of every pod; StatefulSet claim templates count as claims."""
+    claims = {
+        obj["metadata"]["name"]: {t["metadata"]["name"] for t in obj["spec"].get("volumeClaimTemplates", [])}
+        for obj in rendered
+        if obj["kind"] == "StatefulSet"
+    }
     for name, spec in pod_specs(rendered):
-        volumes = {v["name"]: v for v in spec["volumes"]}
+        kinds = {v["name"]: next(k for k in v if k != "name") for v in spec.get("volumes", [])}
+        kinds.update(dict.fromkeys(claims.get(name, ()), "persistentVolumeClaim"))
+        yield name, spec, kinds
+
+
+def _airflow_writes(cfg: dict[str, dict[str, str]], mounted: set[str], *, airflow3: bool) -> set[str]:
+    """Paths an Airflow process writes, from the rendered airflow.cfg or else Airflow's defaults."""
+    writes = {cfg["logging"]["base_log_folder"]}
+    core = cfg.get("core", {})
+    if airflow3 and "fab" not in core.get("auth_manager", "").lower():
+        # the simple auth manager writes the passwords it generates
+        writes.add(
+            core.get("simple_auth_manager_passwords_file", f"{HOME}/simple_auth_manager_passwords.json.generated")
+        )
+    if not airflow3:
+        # every Airflow 2 process writes a default webserver_config.py where none is
+        config_file = cfg.get("webserver", {}).get("config_file", f"{HOME}/webserver_config.py")
+        if config_file not in mounted:
+            writes.add(config_file)
+    return writes
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_every_container_has_a_read_only_root_and_writes_only_to_volumes(render, scenario):
+    rendered = render(SCENARIOS[scenario])
+    cfg = airflow_cfg(rendered)
+    airflow3 = not SCENARIOS[scenario].get("airflowVersion", "").startswith("2.")
+    airflow_image = {"image": None}
+    checked = 0
+    for name, spec, volume_kinds in _pods_with_volume_kinds(rendered):
         for c in _containers(spec):
-            if c["name"] in ("proxy", "prepare"):
+            if c["name"] in USERS_OWN_CONTAINERS:
                 continue
-            assert c["securityContext"]["readOnlyRootFilesystem"] is True, (name, c["name"])
-            mounts = {m["mountPath"]: m["name"] for m in c.get("volumeMounts", [])}
-            assert "/tmp" in mounts, (name, c["name"])
-            assert "emptyDir" in volumes[mounts["/tmp"]], (name, c["name"])
-            if c["name"] in AIRFLOW_PODS | {"base", "log-cleanup"}:
-                assert "/opt/airflow/logs" in mounts, (name, c["name"])
+            where = (scenario, name, c["name"])
+            assert c["securityContext"]["readOnlyRootFilesystem"] is True, where
+            mounted = {m["mountPath"] for m in c.get("volumeMounts", [])}
+            if c["name"] in OTHER_WRITES:
+                writes = set(OTHER_WRITES[c["name"]])
+            else:
+                airflow_image["image"] = airflow_image["image"] or c["image"]
+                assert c["image"] == airflow_image["image"], where
+                # A missing airflow.cfg is written at start; the chart's is mounted read-only instead.
+                assert f"{HOME}/airflow.cfg" in mounted, where
+                writes = set(AIRFLOW_IMAGE_WRITES)
+                if c["name"] != "wait-for-migrations":  # `db check-migrations` logs nothing to files
+                    writes |= _airflow_writes(cfg, mounted, airflow3=airflow3)
+            for path in sorted(writes):
+                assert _writable_mount_for(path, c, volume_kinds), (*where, path, sorted(mounted))
+            checked += 1
+    assert checked >= 5
+
+
+def test_airflow_start_up_files_point_at_writable_places(render):
+    v3 = airflow_cfg(render({}))
+    assert v3["core"]["simple_auth_manager_passwords_file"] == "/tmp/simple_auth_manager_passwords.json.generated"
+    assert "simple_auth_manager_passwords_file" not in airflow_cfg(render({"createUserJob": {"enabled": True}}))["core"]
+    assert airflow_cfg(render(AIRFLOW2))["webserver"]["config_file"] == "/tmp/webserver_config.py"
+    webserver = workloads(render(AIRFLOW2))["webserver"]
+    assert container(pod_spec(webserver), "webserver")["args"] == ["webserver", "--pid", "/tmp/airflow-webserver.pid"]
+
+
+def test_airflow2_webserver_config_is_mounted_wherever_airflow_runs(render):
+    rendered = render({**AIRFLOW2, "apiServer": {"webserverConfig": "AUTH_ROLE_PUBLIC = 'Viewer'"}})
+    assert "config_file" not in airflow_cfg(rendered)["webserver"]
+    for name, spec in pod_specs(rendered):
+        for c in _containers(spec):
+            if c["name"] not in OTHER_WRITES:
+                mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
+                assert mounts["/opt/airflow/webserver_config.py"]["readOnly"] is True, (name, c["name"])
 
 
 def test_writable_paths_are_configurable(render):
@@ -94,8 +186,11 @@ def test_writable_paths_are_configurable(render):
 
 
 def test_writable_paths_only_with_a_read_only_root(render):
-    spec = pod_spec(workloads(render({}))["scheduler"])
+    spec = pod_spec(
+        workloads(render({"securityContexts": {"container": {"readOnlyRootFilesystem": False}}}))["scheduler"]
+    )
     assert not any(v["name"].startswith("writable-") for v in spec["volumes"])
+    assert container(spec, "scheduler")["securityContext"]["readOnlyRootFilesystem"] is False
 
 
 @pytest.mark.parametrize(

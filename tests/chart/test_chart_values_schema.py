@@ -49,6 +49,7 @@ def test_defaults_pass_the_schema(renderer):
         ({"tolerations": {"key": "x"}}, ["/tolerations"]),
         ({"securityContexts": {"pod": "restricted"}}, ["/securityContexts/pod"]),
         ({"writablePaths": ["tmp"]}, ["/writablePaths/0"]),
+        ({"writablePaths": ["/home/airflow"]}, ["/writablePaths"]),
         ({"workers": {"keda": {"sslmode": "maybe"}}}, ["/workers/keda/sslmode"]),
         ({"logs": {"cleanup": {"frequencyMinutes": 0}}}, ["/logs/cleanup/frequencyMinutes"]),
         ({"apiServer": {"hpa": {"maxReplicas": 0}}}, ["/apiServer/hpa/maxReplicas"]),

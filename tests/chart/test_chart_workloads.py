@@ -88,7 +88,7 @@ def test_pod_template_only_for_the_kubernetes_executor(render, executor, pod_tem
     ("values", "name", "args"),
     [
         ({}, "api-server", ["api-server"]),
-        (AIRFLOW2, "webserver", ["webserver"]),
+        (AIRFLOW2, "webserver", ["webserver", "--pid", "/tmp/airflow-webserver.pid"]),
         ({}, "scheduler", ["scheduler"]),
         ({}, "dag-processor", ["dag-processor"]),
         ({}, "triggerer", ["triggerer"]),

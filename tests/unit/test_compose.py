@@ -115,6 +115,23 @@ def test_airflow_containers_share_one_configuration(defaults):
     assert services["airflow-worker"]["environment"]["DUMB_INIT_SETSID"] == "0"
 
 
+@pytest.mark.parametrize("executor", ["local", "celery"])
+def test_airflow_containers_have_a_read_only_root_and_write_only_to_mounts(defaults, executor):
+    spec = compose_spec(_options(defaults, executor=executor))
+    shared = spec["x-airflow-env"]
+    airflow_services = {name: s for name, s in spec["services"].items() if s["image"] == defaults.image}
+    assert airflow_services.keys() >= LONG_RUNNING_AIRFLOW | {"airflow-init", "airflow-cli"}
+    for name, service in airflow_services.items():
+        assert service["read_only"] is True and service["tmpfs"] == ["/tmp"], name
+        writable = [volume.split(":")[1] for volume in service["volumes"]] + service["tmpfs"]
+        # Files Airflow writes at start-up when they are missing: in a mounted folder, and the same
+        # file for the healthchecks (`airflow jobs check` does not go through the entrypoint).
+        for key in ("AIRFLOW_CONFIG", "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"):
+            path = service["environment"][key]
+            assert path == shared[key] and any(path.startswith(f"{folder}/") for folder in writable), (name, key)
+    assert shared["AIRFLOW_CONFIG"] == "/opt/airflow/config/airflow.cfg"
+
+
 def test_quick_recovery_settings_are_in_the_configuration(defaults):
     shared = compose_spec(_options(defaults, orphaned_tasks_check_interval=7))["x-airflow-env"]
     assert shared["AIRFLOW__SCHEDULER__ORPHANED_TASKS_CHECK_INTERVAL"] == "7"
