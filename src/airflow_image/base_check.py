@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .credentials import Credentials, CredentialSources, credential_sources, find_credentials
 from .errors import InvalidBuildOption, RegistryError
+from .locks import debian_arch
 from .registry import INDEX_TYPES, RegistryClient, is_registry_host
 from .release_plan import ENV_REGISTRY, Registry, parse_registry
 from .runner import CommandRunner
@@ -173,7 +174,7 @@ def check_bases(
         except RegistryError as exc:
             checked.append(_with(image, name, built_from, problem=str(exc)))
             continue
-        arch = image.platform.rpartition("/")[2] if image.platform else architecture
+        arch = debian_arch(image.platform) if image.platform else architecture
         key = (name, built_from, arch)
         if key not in answers:
             try:

@@ -11,6 +11,7 @@ from pathlib import Path
 from .cli_options import ca_bundle_from
 from .credentials import CredentialSources, credential_sources
 from .errors import InvalidBuildOption, UnsupportedPython
+from .locks import debian_arch
 from .matrix import AirflowRelease, VersionMatrix
 from .params import VARIANTS, BuildRequest
 from .registry import is_registry_host
@@ -182,11 +183,7 @@ def flavour_tags(matrix: VersionMatrix, release: AirflowRelease, python: str, va
 
 def platform_tag(tag: str, platform: str) -> str:
     """Where one platform's image of a multi-platform flavour is pushed before the index joins them."""
-    return f"{tag}-{platform.rpartition('/')[2]}"
-
-
-def is_platform_tag(tag: str, platforms: Iterable[str]) -> bool:
-    return any(tag.endswith("-" + p.rpartition("/")[2]) for p in platforms)
+    return f"{tag}-{debian_arch(platform)}"
 
 
 def tag_state(
