@@ -29,11 +29,14 @@ def wait_until(what: str, probe: Callable[[], T | None], *, timeout: float, ever
     last: object = None
     while True:
         try:
-            last = probe()
+            value = probe()
         except (requests.RequestException, ValueError) as exc:
+            # a refused connection is "not yet", never an answer
             last = exc
-        if last:
-            return last  # type: ignore[return-value]
+        else:
+            if value:
+                return value
+            last = value
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not within {timeout:.0f} s (last: {last!r})")
         time.sleep(every)

@@ -10,7 +10,11 @@ from dataclasses import dataclass
 
 import pytest
 
+from airflow_image.engine import host_platform
+from airflow_image.runner import SubprocessRunner
 from tests.integration.release.conftest import LocalRegistry, free_port, registry  # noqa: F401
+
+HOST_PLATFORM = host_platform(SubprocessRunner())
 
 STANDIN_BASES = {
     "3.11": ("localhost/standin/python:3.11-slim-bookworm", "python:3.11-slim-bookworm"),
@@ -34,8 +38,10 @@ class Bases:
         return f"{self.registry.host}/{STANDIN_BASES[python][1]}"
 
     def digest(self, python: str) -> str:
+        """The digest a build's base label records: the host platform's image, which for a
+        multi-platform base is an entry of the index the tag names."""
         repository, _, tag = STANDIN_BASES[python][1].partition(":")
-        return self.registry.client().head_manifest(repository, tag)
+        return self.registry.client().image_manifest(repository, tag, platform=HOST_PLATFORM).digest
 
     def publish(self, python: str) -> str:
         """The stand-in base, pushed to the local registry; the engine's copy then has its RepoDigest."""
