@@ -82,6 +82,10 @@ def update_locks(c, version=None, python=None, dry_run=False):
         "constraints": "lock (default) | none | URL | file in docker-context-files/",
         "pytest_args": "extra arguments for every flavour's image tests, as one string",
         "platform": "linux/amd64 and/or linux/arm64 (repeatable; default: [tool.airflow-image] release-platforms)",
+        "sign_key": "cosign key reference (file, env://VAR, KMS URI) to sign and attest every pushed digest; "
+                    "its password from $COSIGN_PASSWORD",
+        "sign_keyless": "sign and attest keyless (OIDC identity, as in the release workflow)",
+        "tlog": "record signatures in the public transparency log (default; --no-tlog for private registries)",
         "dry_run": "plan and check everything; build, test and push nothing",
     },
 )
@@ -96,6 +100,9 @@ def release_task(
     constraints="lock",
     pytest_args="",
     platform=None,
+    sign_key=None,
+    sign_keyless=False,
+    tlog=True,
     dry_run=False,
 ):
     """Build, test and push every flavour of a version, or push nothing; a re-run pushes only what is missing."""
@@ -109,6 +116,9 @@ def release_task(
         constraints=constraints,
         pytest_args=pytest_args,
         platforms=platform or (),
+        sign_key=sign_key,
+        sign_keyless=sign_keyless,
+        transparency_log=tlog,
         interpreter=sys.executable,
         environ=os.environ,
         home=Path.home(),
@@ -277,6 +287,34 @@ def overrides_check_task(c, version=None, file=None):
         raise Exit(code=standings_exit_code(standings))
 
 
+@task(
+    name="verify",
+    help={
+        "image": "HOST[:PORT]/NAME:TAG or HOST[:PORT]/NAME@sha256:…",
+        "key": "cosign public key reference (default: keyless, signed by this repository's release workflow)",
+        "identity_regexp": "keyless: the signer identity to accept (default: this repository's workflows)",
+        "oidc_issuer": "keyless: the identity's issuer (default: GitHub Actions)",
+        "tlog": "require the signatures in the transparency log (default; --no-tlog for private registries)",
+    },
+)
+@one_line_errors
+def verify_task(c, image, key=None, identity_regexp=None, oidc_issuer=None, tlog=True):
+    """Check an image's signature, its signed SBOM and provenance, and that the provenance names this repository."""
+    from airflow_image.release import client_for_image
+    from airflow_image.signing import parse_verifier, verify_image
+
+    settings = load_settings(ROOT)
+    verifier = parse_verifier(key=key, identity_regexp=identity_regexp, oidc_issuer=oidc_issuer,
+                              transparency_log=tlog, source_url=settings.source_url)
+    runner = SubprocessRunner()
+    credentials = credential_sources(os.environ, home=Path.home())
+    with client_for_image(image, credentials, runner) as (client, env):
+        failures = verify_image(image, verifier, source_url=settings.source_url, client=client, runner=runner, env=env)
+    if failures:
+        raise Exit("\n".join(f"verify: {line}" for line in failures), code=1)
+    print(f"verified {image}: signed, SBOM and provenance attested, built from {settings.source_url}")
+
+
 @task(name="docs")
 @one_line_errors
 def docs_task(c):
@@ -288,5 +326,5 @@ def docs_task(c):
 
 ns = Collection(update_matrix_task, update_locks, release_task, tag_task, push_task, fill_context_files_task,
                 chart_package, chart_push, compose_task, docs_task, check_base_images_task,
-                rebuild_stale_task, overrides_check_task)
+                rebuild_stale_task, overrides_check_task, verify_task)
 ns.configure({"run": {"echo": True}})

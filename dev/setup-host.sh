@@ -4,9 +4,9 @@
 # Python flavours Debian ships. Idempotent: every step checks first and does nothing
 # where the engine or the images already exist (real `python:*` images win over stand-ins).
 #
-#   dev/setup-host.sh [tools] [engine] [emulators] [base-images] [registry] [service-images]
+#   dev/setup-host.sh [tools] [engine] [emulators] [base-images] [registry] [signing] [service-images]
 #
-# With no argument it does all six. Needs root and a Debian host (CI, dev boxes).
+# With no argument it does all seven. Needs root and a Debian host (CI, dev boxes).
 set -euo pipefail
 
 log() { printf '[setup-host] %s\n' "$*" >&2; }
@@ -57,7 +57,15 @@ install_engine() {
     printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
     apt_install docker.io debootstrap iptables
     # trixie's engine (26.x) brings BuildKit with heredocs and secret mounts, buildx and compose v2;
-    # it installs cleanly on bookworm. A private apt state leaves the host's own sources untouched.
+    # it installs cleanly on bookworm. trixie's runc/tini need a newer libc than bookworm's, so only
+    # these three come from trixie.
+    install_from_trixie docker.io docker-buildx docker-compose
+    rm -f /usr/sbin/policy-rc.d
+}
+
+# Installs single trixie packages without their dependencies (they are static Go programs or need
+# only what bookworm has). A private apt state leaves the host's own sources untouched.
+install_from_trixie() {
     local mirror apt_dir
     mirror=$(debian_mirror)
     apt_dir="$STATE_DIR/apt-trixie"
@@ -67,10 +75,8 @@ install_engine() {
     local -a private=(-o "Dir::Etc::SourceList=$apt_dir/sources.list" -o Dir::Etc::SourceParts=/dev/null
                       -o "Dir::State::Lists=$apt_dir/lists")
     apt-get "${private[@]}" update -qq
-    (cd "$apt_dir/debs" && rm -f ./*.deb && apt-get "${private[@]}" download docker.io docker-buildx docker-compose >/dev/null)
-    # trixie's runc/tini need a newer libc than bookworm's, so only these three come from trixie.
+    (cd "$apt_dir/debs" && rm -f ./*.deb && apt-get "${private[@]}" download "$@" >/dev/null)
     dpkg -i --force-depends "$apt_dir"/debs/*.deb >/dev/null
-    rm -f /usr/sbin/policy-rc.d
 }
 
 # Builds and tests add to BuildKit's cache with every run; on a long-lived host it would fill the
@@ -230,6 +236,14 @@ step_registry() {
     pkill -x docker-registry 2>/dev/null || true
 }
 
+# cosign signs and attests released images and verifies them (tests generate their own key pairs).
+step_signing() {
+    if command -v cosign >/dev/null && cosign version >/dev/null 2>&1; then return 0; fi
+    log "installing cosign (Debian trixie package)"
+    install_from_trixie cosign
+    cosign version >/dev/null 2>&1 || die "cosign installed but does not run"
+}
+
 # Stand-ins for the official postgres/redis images the compose quick start runs with:
 # Debian's postgresql-15 / redis-server on the bookworm rootfs (real images win, as for python).
 make_service_standin() {
@@ -286,7 +300,7 @@ main() {
     [[ $(id -u) == 0 ]] || die "needs root (it installs Debian packages and starts dockerd)"
     mkdir -p "$STATE_DIR"
     local -a steps=("$@")
-    (( ${#steps[@]} )) || steps=(tools engine emulators base-images registry service-images)
+    (( ${#steps[@]} )) || steps=(tools engine emulators base-images registry signing service-images)
     local s
     for s in "${steps[@]}"; do
         case $s in
@@ -295,8 +309,9 @@ main() {
             emulators) step_emulators ;;
             base-images) docker info >/dev/null 2>&1 || step_engine; step_base_images ;;
             registry) step_registry ;;
+            signing) step_signing ;;
             service-images) docker info >/dev/null 2>&1 || step_engine; step_service_images ;;
-            *) die "unknown step '$s' (accepted: tools, engine, emulators, base-images, registry, service-images)" ;;
+            *) die "unknown step '$s' (accepted: tools, engine, emulators, base-images, registry, signing, service-images)" ;;
         esac
     done
 }

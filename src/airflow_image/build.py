@@ -171,6 +171,7 @@ def plan_build(
         db_clients=options.db_clients,
         cache_salt=options.cache_salt,
         output=options.output,
+        provenance=options.provenance,
         security_overrides=security_overrides_for(
             settings, options, airflow_version=release.version, python=python, constraints_files=constraints_files
         ),

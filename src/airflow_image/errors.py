@@ -93,3 +93,11 @@ class BaseImagesUncheckable(AirflowImageError):
 
 class SbomError(AirflowImageError):
     """An image's SBOM could not be generated or does not validate against the CycloneDX schema."""
+
+
+class SigningError(AirflowImageError):
+    """Signing or attesting a pushed image failed, or the key cannot be opened."""
+
+
+class VerificationFailed(AirflowImageError):
+    """An image's signature, attestations or provenance did not check out; one line per failure."""

@@ -34,7 +34,7 @@ from .registry import RegistryClient
 from .release import push_environment, push_image, read_back, run_image_tests, tag_image
 from .release_plan import ReleaseOptions, TagResult, flavour_tags, format_summary
 from .runner import CommandRunner
-from .sbom import format_changes, image_sbom, inventory, validate_sbom, write_sbom
+from .sbom import for_digest, format_changes, image_sbom, inventory, validate_sbom, write_sbom
 from .sbom_publish import ArtifactClient, push_sbom
 from .settings import ProjectSettings
 from .tags import exact_tag
@@ -229,16 +229,11 @@ def _publish_sbom(
         out(f"SBOM of {ref(rebuild.dated)} not pushed: this registry client cannot upload blobs")
         return
     try:
-        tag = push_sbom(client, repository, digest, _for_digest(document, digest))
+        tag = push_sbom(client, repository, digest, for_digest(document, digest))
     except RegistryError as exc:
         out(f"SBOM of {ref(rebuild.dated)} not pushed (kept as a file): {exc}")
         return
     out(f"pushed the SBOM of {ref(rebuild.dated)} as {ref(tag)}")
-
-
-def _for_digest(document: dict, digest: str) -> dict:
-    component = {**document["metadata"]["component"], "version": digest}
-    return {**document, "metadata": {**document["metadata"], "component": component}}
 
 
 def _sbom(runner: CommandRunner, request: BuildRequest) -> dict:
@@ -258,7 +253,7 @@ def _write_reports(
 ) -> None:
     """The SBOM (now naming the pushed digest) and the change report, written beside each other."""
     digest = next(r.digest for r in results if r.ref == ref(rebuild.dated))
-    document = _for_digest(document, digest)
+    document = for_digest(document, digest)
     validate_sbom(document)
     path = write_sbom(document, out_dir / f"{rebuild.dated}.cdx.json")
     out(f"wrote {path}")

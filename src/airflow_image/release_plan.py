@@ -16,6 +16,7 @@ from .matrix import AirflowRelease, VersionMatrix
 from .params import VARIANTS, BuildRequest
 from .registry import is_registry_host
 from .settings import SUPPORTED_PLATFORMS
+from .signing import Signer, parse_signer
 from .tags import TagInputs, image_tags, released_versions
 
 # The registry a release goes to when --registry is not given.
@@ -64,6 +65,7 @@ class ReleaseOptions:
     interpreter: str = "python3"  # runs the image tests; needs pytest and the docker SDK
     credentials: CredentialSources | None = None
     platforms: tuple[str, ...] = ()  # empty: [tool.airflow-image] release-platforms
+    signer: Signer | None = None  # None: pushed unsigned, no attestations beyond BuildKit's own
 
 
 def parse_release_options(
@@ -76,6 +78,9 @@ def parse_release_options(
     constraints: str = "lock",
     pytest_args: str = "",
     platforms: Sequence[str] = (),
+    sign_key: str | None = None,
+    sign_keyless: bool = False,
+    transparency_log: bool = True,
     interpreter: str,
     environ: Mapping[str, str],
     home: Path,
@@ -97,6 +102,7 @@ def parse_release_options(
         interpreter=interpreter,
         credentials=credential_sources(environ, home=home),
         platforms=tuple(dict.fromkeys(p.strip() for p in platforms if p.strip())),
+        signer=parse_signer(sign_key=sign_key, keyless=sign_keyless, transparency_log=transparency_log),
     )
 
 

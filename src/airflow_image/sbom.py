@@ -77,25 +77,31 @@ def deb_purl(package: DebPackage, *, distro: str) -> str:
                       qualifiers=qualifiers).to_string()
 
 
-def _read_file(runner: CommandRunner, image: str, path: str) -> str:
-    result = runner.run(["docker", "run", "--rm", "--network", "none", "--entrypoint", "cat", image, path],
+def _run_in(image: str, entrypoint: str, *, platform: str = "") -> list[str]:
+    """`docker run` of the image, offline; `platform` picks one image of a multi-platform tag."""
+    return ["docker", "run", "--rm", "--network", "none", *(["--platform", platform] if platform else []),
+            "--entrypoint", entrypoint, image]  # fmt: skip
+
+
+def _read_file(runner: CommandRunner, image: str, path: str, *, platform: str = "") -> str:
+    result = runner.run([*_run_in(image, "cat", platform=platform), path],
                         capture=True, check=False, quiet=True, read_only=True)
     if result.returncode != 0:
         raise SbomError(f"cannot read {path} from image {image} (exit code {result.returncode})")
     return result.stdout
 
 
-def debian_packages(runner: CommandRunner, image: str) -> tuple[list[DebPackage], str]:
+def debian_packages(runner: CommandRunner, image: str, *, platform: str = "") -> tuple[list[DebPackage], str]:
     """The image's installed Debian packages and its `debian-<VERSION_ID>` distro qualifier."""
-    os_release = parse_os_release(_read_file(runner, image, "/etc/os-release"))
+    os_release = parse_os_release(_read_file(runner, image, "/etc/os-release", platform=platform))
     distro = f"{os_release.get('ID', 'debian')}-{os_release.get('VERSION_ID', '')}".rstrip("-")
-    return parse_dpkg_status(_read_file(runner, image, "/var/lib/dpkg/status")), distro
+    return parse_dpkg_status(_read_file(runner, image, "/var/lib/dpkg/status", platform=platform)), distro
 
 
 def python_distributions(runner: CommandRunner, image: str, *, python: str = VENV_PYTHON) -> dict[str, str]:
     """name → version of every distribution the image's environment has."""
-    result = runner.run(["docker", "run", "--rm", "--network", "none", "--entrypoint", python, image, "-I", "-c",
-                         _LIST_DISTRIBUTIONS], capture=True, check=False, quiet=True, read_only=True)
+    result = runner.run([*_run_in(image, python), "-I", "-c", _LIST_DISTRIBUTIONS],
+                        capture=True, check=False, quiet=True, read_only=True)
     if result.returncode != 0:
         raise SbomError(f"cannot list the Python distributions of image {image} (exit code {result.returncode})")
     return json.loads(result.stdout)
@@ -109,10 +115,10 @@ def generator_path() -> Path:
     return Path(spec.origin).parent.parent
 
 
-def python_sbom_command(image: str, tool: Path, *, python: str = VENV_PYTHON) -> list[str]:
+def python_sbom_command(image: str, tool: Path, *, python: str = VENV_PYTHON, platform: str = "") -> list[str]:
+    run = _run_in(image, python, platform=platform)
     return [
-        "docker", "run", "--rm", "--network", "none", "--entrypoint", python,
-        "--volume", f"{tool}:{_TOOL_MOUNT}:ro", image,
+        *run[:-1], "--volume", f"{tool}:{_TOOL_MOUNT}:ro", image,
         "-I", "-B", "-c", _RUN_GENERATOR,
         # validated on the host (the schema validator has compiled dependencies the image's Python may not load)
         "environment", "--no-validate", "--output-format", "JSON", "--spec-version", "1.6", "--output-file", "-",
@@ -120,9 +126,9 @@ def python_sbom_command(image: str, tool: Path, *, python: str = VENV_PYTHON) ->
     ]
 
 
-def python_sbom(runner: CommandRunner, image: str, *, tool: Path | None = None) -> dict:
-    result = runner.run(python_sbom_command(image, tool or generator_path()), capture=True, check=False,
-                        quiet=True, read_only=True)
+def python_sbom(runner: CommandRunner, image: str, *, tool: Path | None = None, platform: str = "") -> dict:
+    result = runner.run(python_sbom_command(image, tool or generator_path(), platform=platform), capture=True,
+                        check=False, quiet=True, read_only=True)
     if result.returncode != 0:
         last = (result.stderr.strip().splitlines() or [f"exit code {result.returncode}"])[-1]
         raise SbomError(f"cyclonedx-py failed in a container of {image}: {last[-200:]}")
@@ -192,13 +198,21 @@ def validate_sbom(document: dict) -> None:
         raise SbomError(f"the SBOM does not validate against CycloneDX 1.6: {str(error)[:200]}")
 
 
-def image_sbom(runner: CommandRunner, image: str, *, digest: str, labels: Mapping[str, str]) -> dict:
-    """Generates, merges and validates the SBOM of a local image."""
-    packages, distro = debian_packages(runner, image)
-    document = merge_sbom(python_sbom(runner, image), debian_components(packages, distro=distro),
+def image_sbom(
+    runner: CommandRunner, image: str, *, digest: str, labels: Mapping[str, str], platform: str = ""
+) -> dict:
+    """Generates, merges and validates the SBOM of a local image (of one platform of it)."""
+    packages, distro = debian_packages(runner, image, platform=platform)
+    document = merge_sbom(python_sbom(runner, image, platform=platform), debian_components(packages, distro=distro),
                           image=image, digest=digest, labels=labels)
     validate_sbom(document)
     return document
+
+
+def for_digest(document: dict, digest: str) -> dict:
+    """The same SBOM, describing the image by the digest a registry gave it."""
+    component = {**document["metadata"]["component"], "version": digest}
+    return {**document, "metadata": {**document["metadata"], "component": component}}
 
 
 def write_sbom(document: dict, path: Path) -> Path:

@@ -5,6 +5,7 @@ import pytest
 from airflow_image.build import BuildOptions, choose_base_image, plan_build
 from airflow_image.engine import LocalImage, SourceInfo, base_digest, repository_of
 from airflow_image.errors import InvalidBuildOption, MissingLock, UnknownVersion, UnsupportedPython
+from airflow_image.params import buildx_command
 
 SOURCE = SourceInfo(revision="c" * 40, commit_time="2026-11-25T00:00:00+00:00")
 
@@ -84,6 +85,15 @@ def test_plan_defaults(settings, matrix):
     assert request.vcs_ref == SOURCE.revision and request.build_date == SOURCE.commit_time
     assert request.network == settings.build_network
     assert request.inputs_hash.startswith("sha256:")
+    assert request.provenance == ""
+
+
+def test_release_builds_ask_for_full_provenance(settings, matrix):
+    """mode=max is what records the build arguments (source URL, revision) that `invoke verify` checks."""
+    options = BuildOptions(python="3.11", provenance="mode=max")
+    request = plan_build(settings, matrix, options, lookup=lookup_of(), source=SOURCE)
+    assert request.provenance == "mode=max"
+    assert "--provenance=mode=max" in buildx_command(request, context=settings.root)
 
 
 def test_plan_default_python_comes_from_the_matrix(settings, matrix):

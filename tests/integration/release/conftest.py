@@ -9,6 +9,8 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +21,22 @@ from airflow_image.credentials import Credentials, CredentialSources
 from airflow_image.registry import RegistryClient
 
 USER = "releaser"
+
+
+# the password of the signing key pairs the tests generate (cosign reads $COSIGN_PASSWORD)
+PASSWORD = "test-signing-password"
+
+
+def cosign(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(["cosign", *args], cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True,
+                          text=True, check=False, timeout=300)  # fmt: skip
+
+
+def key_pair(folder: Path) -> tuple[Path, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    made = cosign("generate-key-pair", cwd=folder, env={"COSIGN_PASSWORD": PASSWORD})
+    assert made.returncode == 0, made.stderr
+    return folder / "cosign.key", folder / "cosign.pub"
 
 
 @dataclass(frozen=True)
@@ -79,30 +97,30 @@ def _remove_local_refs(host: str) -> None:
         subprocess.run(["docker", "image", "rm", *targets], capture_output=True, check=False)
 
 
-@pytest.fixture
-def registry(tmp_path: Path):
+@contextmanager
+def serve_registry(folder: Path) -> Iterator[LocalRegistry]:
     binary = shutil.which("docker-registry")
     if binary is None:
         pytest.fail("docker-registry is not installed; run `bash dev/setup-host.sh registry`")
     port = free_port()
     host = f"127.0.0.1:{port}"
     password = f"pw-{os.urandom(6).hex()}"
-    (tmp_path / "htpasswd").write_text(_htpasswd_line(USER, password))
-    (tmp_path / "storage").mkdir()
-    config = tmp_path / "registry.yml"
+    (folder / "htpasswd").write_text(_htpasswd_line(USER, password))
+    (folder / "storage").mkdir()
+    config = folder / "registry.yml"
     config.write_text(
         "version: 0.1\n"
         "log:\n  level: warn\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {tmp_path / 'storage'}\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {folder / 'storage'}\n"
         f"http:\n  addr: {host}\n  secret: {os.urandom(8).hex()}\n"
-        f"auth:\n  htpasswd:\n    realm: release-tests\n    path: {tmp_path / 'htpasswd'}\n"
+        f"auth:\n  htpasswd:\n    realm: release-tests\n    path: {folder / 'htpasswd'}\n"
     )
-    log = tmp_path / "registry.log"
+    log = folder / "registry.log"
     with log.open("wb") as sink:
         process = subprocess.Popen([binary, "serve", str(config)], stdout=sink, stderr=subprocess.STDOUT)
     try:
         _wait_until_up(f"http://{host}/v2/", process, log)
-        docker_config = tmp_path / "docker-config"
+        docker_config = folder / "docker-config"
         docker_config.mkdir()
         subprocess.run(
             ["docker", "login", "--username", USER, "--password-stdin", host],
@@ -117,3 +135,16 @@ def registry(tmp_path: Path):
         process.terminate()
         process.wait(timeout=10)
         _remove_local_refs(host)
+
+
+@pytest.fixture
+def registry(tmp_path: Path):
+    with serve_registry(tmp_path) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def registry_module(tmp_path_factory):
+    """One registry for a module whose tests share one expensive setup (a signed release)."""
+    with serve_registry(tmp_path_factory.mktemp("registry")) as served:
+        yield served

@@ -21,8 +21,9 @@ from airflow_image.engine import host_platform
 from airflow_image.release import release
 from airflow_image.release_plan import ENV_REGISTRY, INPUTS_HASH_LABEL, ReleaseOptions, flavour_tags, parse_registry
 from airflow_image.runner import SubprocessRunner
+from airflow_image.signing import attested_predicates
 
-from .conftest import USER, free_port
+from .conftest import PASSWORD, USER, cosign, free_port, key_pair
 
 ROOT = Path(__file__).resolve().parents[3]
 VERSION = "3.3.2"
@@ -100,6 +101,7 @@ def digests(client, tags) -> dict[str, str]:
 def test_release_of_two_flavours_end_to_end(registry, settings, matrix, ca_bundle):
     result = invoke(*release_args(registry.host), docker_config=registry.docker_config)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
+    assert "not signed: no --sign-key or --sign-keyless given" in result.stdout
 
     planned = {t for p in PYTHONS for t in flavour_tags(matrix, matrix.get(VERSION), p, "regular")}
     assert planned == {f"{n}-python{p}" for n in ("3.3.2", "3.3", "latest") for p in PYTHONS}
@@ -217,16 +219,20 @@ def _local_id(ref: str) -> str:
                           capture_output=True, text=True, check=True).stdout.strip()
 
 
-def test_a_multi_platform_release_publishes_one_index_per_tag(registry, settings, matrix):
+def test_a_multi_platform_release_publishes_one_index_per_tag(registry, settings, matrix, tmp_path):
     """linux/amd64 natively and linux/arm64 under emulation: each platform built and tested, pushed under
-    its platform tag, then one index under every tag; read back and run per platform from the registry."""
+    its platform tag, then one index under every tag, signed with each platform's own SBOM attested;
+    read back and run per platform from the registry."""
     platforms = ("linux/amd64", "linux/arm64")
+    private, public = key_pair(tmp_path / "keys")
     result = invoke(
         *release_args(registry.host, "--pytest-args", shlex.join(("-k", f"{QUICK_TESTS[1]} or test_architecture")),
-                      pythons=("3.11",), platforms=platforms),
-        docker_config=registry.docker_config,
-    )
+                      "--sign-key", str(private), "--no-tlog", pythons=("3.11",), platforms=platforms),
+        docker_config=registry.docker_config, env={"COSIGN_PASSWORD": PASSWORD},
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    # the index and both platform images; each platform image its own SBOM and provenance, the index both
+    assert "signed 3 digests and attached 8 attestations" in result.stdout, result.stdout[-2000:]
     client = registry.client()
     tags = flavour_tags(matrix, matrix.get(VERSION), "3.11", "regular")
     assert len({client.head_manifest("airflow", t) for t in tags}) == 1
@@ -265,6 +271,17 @@ def test_a_multi_platform_release_publishes_one_index_per_tag(registry, settings
                              env=env, capture_output=True, text=True, check=True)
         machines[platform] = ran.stdout.strip()
     assert machines == {"linux/amd64": "x86_64", "linux/arm64": "aarch64"}
+    verified = invoke("verify", ref, "--key", str(public), "--no-tlog", docker_config=registry.docker_config)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    for platform in platforms:
+        arch = platform.rpartition("/")[2]
+        image = f"{registry.host}/airflow@{client.image_manifest('airflow', tags[0], platform=platform).digest}"
+        statements = cosign("verify-attestation", "--key", str(public), "--insecure-ignore-tlog", "--type", "cyclonedx",
+                            image, cwd=tmp_path, env={"DOCKER_CONFIG": str(registry.docker_config)})  # fmt: skip
+        assert statements.returncode == 0, statements.stderr
+        [sbom] = attested_predicates(statements.stdout)
+        assert any(c.get("purl", "").startswith("pkg:deb/debian/libc6@") and f"arch={arch}" in c["purl"]
+                   for c in sbom["components"]), f"the {platform} SBOM does not list its own libc6"  # fmt: skip
     # a second release finds both platforms current under every tag and builds nothing
     again = invoke(*release_args(registry.host, pythons=("3.11",), platforms=platforms),
                    docker_config=registry.docker_config)

@@ -1,0 +1,129 @@
+"""Signed releases against a real registry: `invoke release --sign-key` with a key pair made here,
+checked with plain cosign and with `invoke verify`; a replaced tag and a wrong key must fail.
+
+One flavour (3.11, the postgres extra) on the engine's own platform: its build comes from BuildKit's
+cache after the other release tests. Signatures stay out of the public transparency log (--no-tlog):
+nothing here may reach the network.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+
+import pytest
+
+from airflow_image.release_plan import flavour_tags
+from airflow_image.signing import attested_predicates
+
+from .conftest import PASSWORD, cosign, key_pair
+from .test_release import QUICK_TESTS, VERSION, invoke, release_args
+
+PYTHON = "3.11"
+
+
+@pytest.fixture(scope="module")
+def signed_release(registry_module, tmp_path_factory):
+    keys = tmp_path_factory.mktemp("keys")
+    private, public = key_pair(keys / "release")
+    _, other_public = key_pair(keys / "other")
+    result = invoke(*release_args(registry_module.host, "--pytest-args", shlex.join(QUICK_TESTS),
+                                  "--sign-key", str(private), "--no-tlog", pythons=(PYTHON,)),
+                    docker_config=registry_module.docker_config, env={"COSIGN_PASSWORD": PASSWORD})  # fmt: skip
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-3000:]
+    return result, public, other_public
+
+
+def failure_lines(result: subprocess.CompletedProcess) -> list[str]:
+    """stderr without the commands the runner echoes (`$ …`)."""
+    return [line for line in result.stderr.strip().splitlines() if line.strip() and not line.startswith("$ ")]
+
+
+def _env(registry) -> dict[str, str]:
+    return {"DOCKER_CONFIG": str(registry.docker_config)}
+
+
+def test_every_pushed_tag_verifies_with_plain_cosign(signed_release, registry_module, matrix, tmp_path):
+    result, public, _ = signed_release
+    assert "signed 2 digests and attached 4 attestations" in result.stdout, result.stdout[-2000:]
+    client = registry_module.client()
+    for tag in flavour_tags(matrix, matrix.get(VERSION), PYTHON, "regular"):
+        ref = f"{registry_module.host}/airflow:{tag}"
+        checked = cosign("verify", "--key", str(public), "--insecure-ignore-tlog", ref, cwd=tmp_path,
+                         env=_env(registry_module))  # fmt: skip
+        assert checked.returncode == 0, f"{ref}: {checked.stderr}"
+    ref = f"{registry_module.host}/airflow:{VERSION}-python{PYTHON}"
+    sbom = cosign("verify-attestation", "--key", str(public), "--insecure-ignore-tlog", "--type", "cyclonedx", ref,
+                  cwd=tmp_path, env=_env(registry_module))  # fmt: skip
+    assert sbom.returncode == 0, sbom.stderr
+    [document] = attested_predicates(sbom.stdout)
+    purls = [c.get("purl", "") for c in document["components"]]
+    assert "pkg:pypi/apache-airflow@3.3.2" in purls and any(p.startswith("pkg:deb/debian/libc6@") for p in purls)
+    provenance = cosign("verify-attestation", "--key", str(public), "--insecure-ignore-tlog", "--type",
+                        "slsaprovenance", ref, cwd=tmp_path, env=_env(registry_module))  # fmt: skip
+    assert provenance.returncode == 0, provenance.stderr
+    [predicate] = attested_predicates(provenance.stdout)
+    labels = client.image_labels("airflow", f"{VERSION}-python{PYTHON}")
+    base_digest = labels["org.opencontainers.image.base.digest"]
+    materials = ["sha256:" + m.get("digest", {}).get("sha256", "") for m in predicate.get("materials", [])]
+    base_name = labels["org.opencontainers.image.base.name"]
+    local_base = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", base_name],
+                                capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    # BuildKit names the base by what it resolved: the platform's image (the label) or the index holding it
+    assert {base_digest, local_base} & set(materials), (base_digest, materials)
+
+
+def test_invoke_verify_passes_for_the_release(signed_release, registry_module):
+    _, public, _ = signed_release
+    ref = f"{registry_module.host}/airflow:{VERSION}-python{PYTHON}"
+    checked = invoke("verify", ref, "--key", str(public), "--no-tlog", docker_config=registry_module.docker_config)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert f"verified {ref}" in checked.stdout
+
+
+def test_a_wrong_public_key_fails_in_one_line_per_check(signed_release, registry_module):
+    _, _, other_public = signed_release
+    ref = f"{registry_module.host}/airflow:{VERSION}-python{PYTHON}"
+    checked = invoke("verify", ref, "--key", str(other_public), "--no-tlog",
+                     docker_config=registry_module.docker_config)  # fmt: skip
+    assert checked.returncode == 1
+    lines = failure_lines(checked)
+    assert all(line.startswith("verify: ") for line in lines), lines
+    assert any(line.startswith("verify: signature: the index") for line in lines), lines
+    assert any(line.startswith("verify: SBOM attestation: none signed by key") for line in lines), lines
+    assert any(line.startswith("verify: provenance attestation: none signed by key") for line in lines), lines
+
+
+def test_another_image_pushed_over_the_tag_fails_verification(signed_release, registry_module):
+    _, public, _ = signed_release
+    # a tag of its own: the others keep pointing at the signed release for the tests above
+    tag = f"{VERSION}-python{PYTHON}-tampered"
+    ref = f"{registry_module.host}/airflow:{tag}"
+    env = {**os.environ, **_env(registry_module)}
+    original = f"{registry_module.host}/airflow:{VERSION}-python{PYTHON}"
+    subprocess.run(["docker", "buildx", "imagetools", "create", "--tag", ref, original], env=env, check=True,
+                   capture_output=True)  # fmt: skip
+    assert invoke("verify", ref, "--key", str(public), "--no-tlog",
+                  docker_config=registry_module.docker_config).returncode == 0  # fmt: skip
+    dockerfile = f"FROM {original}\nLABEL org.example.tampered=yes\n"
+    subprocess.run(["docker", "build", "--quiet", "--network", "none", "--tag", ref, "-"], input=dockerfile,
+                   text=True, env=env, check=True, capture_output=True)  # fmt: skip
+    subprocess.run(["docker", "push", "--quiet", ref], env=env, check=True, capture_output=True)
+    checked = invoke("verify", ref, "--key", str(public), "--no-tlog", docker_config=registry_module.docker_config)
+    assert checked.returncode == 1
+    lines = failure_lines(checked)
+    assert lines and all(line.startswith("verify: ") for line in lines), lines
+    assert any(line.startswith("verify: signature: the index") for line in lines), lines
+
+
+def test_a_wrong_key_password_refuses_before_building(registry, tmp_path):
+    private, _ = key_pair(tmp_path / "keys")
+    result = invoke(*release_args(registry.host, "--sign-key", str(private), "--no-tlog", pythons=(PYTHON,)),
+                    docker_config=registry.docker_config, env={"COSIGN_PASSWORD": "not-the-password"})  # fmt: skip
+    assert result.returncode == 1
+    [line] = failure_lines(result)
+    assert line.startswith(f"error: cannot sign with {private}: "), line
+    assert registry.client().list_tags("airflow") == ()
+    assert "$ docker buildx build" not in result.stderr
+
