@@ -198,9 +198,14 @@ def plan_with_engine(
         options,
         lookup=lambda ref: inspect_image(runner, ref),
         source=source_info(runner, settings.root),
-        read_index=cached_index_reader(runner),
+        read_index=cached_index_reader(runner, store=index_store(settings)),
         engine_platform=host_platform(runner),
     )
+
+
+def index_store(settings: ProjectSettings) -> Path:
+    """Where the top-level manifests of local base images are kept between builds (see cached_index_reader)."""
+    return settings.root / ".cache" / "oci-index"
 
 
 def build_image(

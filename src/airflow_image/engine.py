@@ -129,16 +129,35 @@ def platform_base_digest(
     return platform_manifest_digest(document, platform) or digest
 
 
-def cached_index_reader(runner: CommandRunner) -> Callable[[str], dict | None]:
-    """read_local_index, asked once per image reference for the life of the returned reader."""
+def cached_index_reader(runner: CommandRunner, *, store: Path | None = None) -> Callable[[str], dict | None]:
+    """read_local_index, asked once per image reference for the life of the returned reader and, with a
+    `store` folder, once per image for good: under the containerd image store an image's id is the
+    digest of its top-level manifest, so a document saved under that id can never go out of date.
+    (`docker save` of a base takes seconds, which a no-op rebuild would otherwise pay every time.)"""
     answers: dict[str, dict | None] = {}
 
     def read(ref: str) -> dict | None:
         if ref not in answers:
-            answers[ref] = read_local_index(runner, ref)
+            answers[ref] = _stored_index(runner, ref, store) if store is not None else read_local_index(runner, ref)
         return answers[ref]
 
     return read
+
+
+def _stored_index(runner: CommandRunner, ref: str, store: Path) -> dict | None:
+    image = inspect_image(runner, ref)
+    if image is None or not image.id.startswith("sha256:"):
+        return read_local_index(runner, ref)
+    path = store / f"{image.id.removeprefix('sha256:')}.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        pass
+    document = read_local_index(runner, ref)
+    if document is not None and document.get("digest") == image.id:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(document))
+    return document
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,18 @@
 from __future__ import annotations
 
+import io
+import json
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
 import pytest
 
 from airflow_image.build import BuildOptions, choose_base_image, plan_build
-from airflow_image.engine import LocalImage, SourceInfo, base_digest, repository_of
+from airflow_image.engine import LocalImage, SourceInfo, base_digest, cached_index_reader, repository_of
 from airflow_image.errors import InvalidBuildOption, MissingLock, UnknownVersion, UnsupportedPython
 from airflow_image.params import buildx_command
+from airflow_image.runner import Result
 
 SOURCE = SourceInfo(revision="c" * 40, commit_time="2026-11-25T00:00:00+00:00")
 
@@ -156,3 +163,42 @@ def test_inputs_hash_follows_content_not_commit(settings, matrix):
         settings, matrix, BuildOptions(python="3.11", extras=("postgres",)), lookup=lookup_of(), source=SOURCE
     )
     assert c.inputs_hash != a.inputs_hash
+
+
+@dataclass
+class SavingEngine:
+    """`docker image inspect` and `docker save` of one multi-platform image; counts the saves."""
+
+    index: dict
+    saves: int = 0
+    dry_run: bool = False
+
+    def echo(self, line):
+        pass
+
+    def run(self, argv, **kwargs):
+        if argv[:3] == ["docker", "image", "inspect"]:
+            return Result(tuple(argv), 0, json.dumps([{"Id": self.index["digest"]}]))
+        if argv[:2] == ["docker", "save"]:
+            self.saves += 1
+            archive = Path(argv[argv.index("--output") + 1])
+            body = json.dumps({k: v for k, v in self.index.items() if k != "digest"}).encode()
+            layout = json.dumps({"manifests": [{"digest": self.index["digest"]}]}).encode()
+            with tarfile.open(archive, "w") as tar:
+                for name, data in (("index.json", layout), ("blobs/" + self.index["digest"].replace(":", "/"), body)):
+                    info = tarfile.TarInfo(name)
+                    info.size = len(data)
+                    tar.addfile(info, io.BytesIO(data))
+            return Result(tuple(argv), 0)
+        raise AssertionError(f"unexpected command {argv}")
+
+
+def test_a_stored_index_spares_later_builds_the_docker_save(tmp_path):
+    index = {"digest": "sha256:" + "1" * 64, "mediaType": "application/vnd.oci.image.index.v1+json",
+             "manifests": [{"digest": "sha256:" + "a" * 64, "platform": {"os": "linux", "architecture": "amd64"}}]}
+    engine = SavingEngine(index)
+    first = cached_index_reader(engine, store=tmp_path)("base:1")
+    second = cached_index_reader(engine, store=tmp_path)("base:1")  # a later build: a new reader
+    assert first == second == index
+    assert engine.saves == 1
+    assert cached_index_reader(engine)("base:1") == index and engine.saves == 2  # without a store: saved again
