@@ -254,17 +254,22 @@ def check_base_images_task(c, registry=None, base_registry=None):
         "base_registry": "registry of base names without a host (default: $AIRFLOW_IMAGE_BASE_REGISTRY)",
         "pytest_args": "extra arguments for every rebuilt image's tests, as one string",
         "out": "folder for the SBOMs and change reports (default: dist/security)",
+        "sign_key": "cosign key reference to sign and attest what is pushed, as for release",
+        "sign_keyless": "sign and attest keyless (OIDC identity, as in the workflows)",
+        "tlog": "record signatures in the public transparency log (default; --no-tlog for private registries)",
         "dry_run": "check and print what would be rebuilt; build, test and push nothing",
     },
 )
 @one_line_errors
-def rebuild_stale_task(c, registry=None, base_registry=None, pytest_args="", out="dist/security", dry_run=False):
+def rebuild_stale_task(c, registry=None, base_registry=None, pytest_args="", out="dist/security", sign_key=None,
+                       sign_keyless=False, tlog=True, dry_run=False):
     """Rebuild, test and re-push every released image whose base moved on; moving tags move, a dated tag pins."""
     from airflow_image.rebuild import parse_rebuild_options, rebuild_stale
 
     settings = load_settings(ROOT)
     options = parse_rebuild_options(registry=registry, base_registry=base_registry, pytest_args=pytest_args,
-                                    out=ROOT / out, interpreter=sys.executable, environ=os.environ, home=Path.home())
+                                    out=ROOT / out, interpreter=sys.executable, environ=os.environ, home=Path.home(),
+                                    sign_key=sign_key, sign_keyless=sign_keyless, transparency_log=tlog)
     rebuild_stale(settings, load_matrix(settings.matrix_path), options, runner=SubprocessRunner(dry_run=dry_run))
 
 

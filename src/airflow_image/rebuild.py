@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime
 import shlex
+import tempfile
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,12 +33,24 @@ from .errors import AirflowImageError, BaseImagesUncheckable, ImageTestsFailed, 
 from .matrix import VersionMatrix
 from .params import BuildRequest
 from .registry import RegistryClient
-from .release import push_environment, push_image, read_back, run_image_tests, tag_image
-from .release_plan import ReleaseOptions, TagResult, flavour_tags, format_summary
+from .release import (
+    attestation_steps,
+    check_signer,
+    format_signing,
+    push_environment,
+    push_image,
+    push_index,
+    read_back,
+    run_image_tests,
+    run_signing,
+    tag_image,
+)
+from .release_plan import ReleaseOptions, TagResult, flavour_tags, format_summary, platform_tag
 from .runner import CommandRunner
 from .sbom import for_digest, format_changes, image_sbom, inventory, validate_sbom, write_sbom
 from .sbom_publish import ArtifactClient, push_sbom
 from .settings import ProjectSettings
+from .signing import Signer, parse_signer, pushed_images
 from .tags import exact_tag
 
 EXTRAS_LABEL = "org.apache.airflow.extras"
@@ -51,6 +65,7 @@ class RebuildOptions:
     test_args: tuple[str, ...] = ()
     interpreter: str = "python3"  # runs the image tests; needs pytest and the docker SDK
     out_dir: Path | None = None  # SBOMs and change reports; None: none written
+    signer: Signer | None = None  # signs what is pushed and attests its SBOM and provenance, as a release does
 
 
 @dataclass(frozen=True)
@@ -66,6 +81,11 @@ class Rebuild:
     old_digest: str  # the image the exact tag pointed at
     moving: tuple[str, ...]
     dated: str
+    platforms: tuple[str, ...] = ()  # a multi-platform image: every platform is rebuilt, one index pushed
+
+    @property
+    def exact(self) -> str:
+        return exact_tag(self.version, self.python, variant=self.variant)
 
     @property
     def name(self) -> str:
@@ -89,6 +109,11 @@ def plan_rebuilds(
     """The stale flavours and the tags each takes; plus one line per stale image not rebuilt here."""
     by_tag = {s.tag: s for s in statuses}
     stale_digests = {s.digest for s in statuses if s.stale}
+    # One stale platform makes the whole index stale: its platforms are rebuilt together.
+    platforms_of: dict[str, set[str]] = {}
+    for s in statuses:
+        if s.platform:
+            platforms_of.setdefault(s.digest, set()).add(s.platform)
     rebuilds: list[Rebuild] = []
     skipped: list[str] = []
     seen: set[tuple[str, str, str]] = set()
@@ -97,11 +122,6 @@ def plan_rebuilds(
         if key in seen:
             continue
         seen.add(key)
-        if status.platform:
-            skipped.append(f"{status.tag}: a multi-platform image ({status.platform} is stale); rebuild it with "
-                           f"`invoke release --version {status.version} --python {status.python}`, which finds "
-                           "the new base in its inputs; not rebuilt here")
-            continue
         if status.version not in matrix.releases:
             skipped.append(f"{status.tag}: apache-airflow {status.version or '?'} is not a release in the matrix "
                            "(main images are rebuilt by the main-branch build); not rebuilt")
@@ -123,6 +143,7 @@ def plan_rebuilds(
                 old_digest=source.digest,
                 moving=moving,
                 dated=dated_tag(exact, today, all_tags),
+                platforms=tuple(sorted(platforms_of.get(source.digest, ()))),
             )
         )
     return rebuilds, skipped
@@ -131,14 +152,15 @@ def plan_rebuilds(
 def format_rebuilds(rebuilds: Sequence[Rebuild], ref: Callable[[str], str]) -> list[str]:
     lines = []
     for r in rebuilds:
+        platforms = f"; platforms: {', '.join(r.platforms)}" if r.platforms else ""
         lines.append(f"rebuild {r.name} on {r.base} (extras: {','.join(r.extras) or 'none'}; "
-                     f"constraints: {r.constraints})")
+                     f"constraints: {r.constraints}{platforms})")
         lines += [f"  move {ref(t)}" for t in r.moving]
         lines.append(f"  add  {ref(r.dated)}")
     return lines
 
 
-def _build_options(rebuild: Rebuild, options: RebuildOptions, ref: str) -> BuildOptions:
+def _build_options(rebuild: Rebuild, options: RebuildOptions, ref: str, platform: str) -> BuildOptions:
     return BuildOptions(
         airflow_version=rebuild.version,
         python=rebuild.python,
@@ -148,7 +170,17 @@ def _build_options(rebuild: Rebuild, options: RebuildOptions, ref: str) -> Build
         base_image=rebuild.base,
         ca_bundle=options.ca_bundle,
         tags=(ref,),
+        platforms=(platform,) if platform else (),
+        provenance="mode=max",  # pushed like a release's images: the full build record rides along
     )
+
+
+def _builds(rebuild: Rebuild, ref: Callable[[str], str]) -> list[tuple[str, str]]:
+    """(platform, local ref) of each image a rebuild builds: the dated tag itself for a single-platform
+    image; for a multi-platform one, each platform under its platform tag, as a release pushes them."""
+    if not rebuild.platforms:
+        return [("", ref(rebuild.dated))]
+    return [(p, ref(platform_tag(rebuild.exact, p))) for p in rebuild.platforms]
 
 
 def rebuild_stale(
@@ -184,23 +216,40 @@ def rebuild_stale(
     if runner.dry_run:
         out(f"dry run: {len(rebuilds)} flavour(s) would be rebuilt, tested and pushed; nothing was done")
         return ()
+    if options.signer is not None:
+        check_signer(options.signer, runner)
 
     pull_env = {"DOCKER_CONFIG": str(sources.docker_config)} if sources is not None else None
     for base in dict.fromkeys(r.base for r in rebuilds):
-        # The engine's copy of the base tag is the digest it was built from; the rebuild needs the new one.
-        runner.run(["docker", "pull", "--quiet", base], capture=True, env=pull_env)
-    built = {r.dated: build_image(settings, matrix, _build_options(r, options, ref(r.dated)), runner)
-             for r in rebuilds}
+        # The engine's copy of the base tag is the digest it was built from; the rebuild needs the new one
+        # (each platform's, for a multi-platform image).
+        for platform in sorted({p for r in rebuilds if r.base == base for p in r.platforms}) or [""]:
+            runner.run(["docker", "pull", "--quiet", *(["--platform", platform] if platform else []), base],
+                       capture=True, env=pull_env)  # fmt: skip
+    built = {(r.dated, platform): build_image(settings, matrix, _build_options(r, options, local, platform), runner)
+             for r in rebuilds for platform, local in _builds(r, ref)}  # fmt: skip
     test_options = ReleaseOptions(test_args=options.test_args, interpreter=options.interpreter)
-    failed = [r.name for r in rebuilds if not run_image_tests(settings, built[r.dated], test_options, runner)]
+    names = {r.dated: r.name for r in rebuilds}
+    failed = [names[dated] + (f" on {platform}" if platform else "") for (dated, platform), request in built.items()
+              if not run_image_tests(settings, request, test_options, runner)]  # fmt: skip
     if failed:
         raise ImageTestsFailed(f"image tests failed for the rebuilt {', '.join(failed)}; nothing was pushed")
-    documents = {r.dated: _sbom(runner, built[r.dated]) for r in rebuilds} if options.out_dir else {}
+    documents = {}
+    if options.out_dir is not None or options.signer is not None:
+        sbom_started = time.monotonic()
+        documents = {key: _sbom(runner, request, platform=key[1]) for key, request in built.items()}
+        sbom_seconds = time.monotonic() - sbom_started
 
     results: list[TagResult] = []
+    repository = registry.repository(settings.image_name)
     with push_environment(runner, registry.host, credentials, sources) as env:
         for r in rebuilds:
-            targets = tuple(ref(t) for t in (*r.moving, r.dated))
+            targets = tuple(ref(t) for t in (r.dated, *r.moving))
+            if r.platforms:
+                platform_refs = [(local, platform) for platform, local in _builds(r, ref)]
+                results += push_index(client, repository, platform_refs, targets, runner=runner, env=env,
+                                      action="rebuilt")  # fmt: skip
+                continue
             tag_image(runner, ref(r.dated), targets)
             pushed = [(t, push_image(runner, t, env=env)) for t in targets]
             results += [read_back(client, t, digest, "rebuilt") for t, digest in pushed]
@@ -209,58 +258,83 @@ def rebuild_stale(
         out(line)
     if options.out_dir is not None:
         for r in rebuilds:
-            _write_reports(r, documents[r.dated], results, options.out_dir, runner, ref, pull_env, out)
-            _publish_sbom(client, registry.repository(settings.image_name), r, documents[r.dated], results, ref, out)
+            digests = _platform_digests(client, repository, r, results, ref)
+            for platform, digest in digests.items():
+                document = for_digest(documents[r.dated, platform], digest)
+                _write_sbom(r, platform, document, options.out_dir, out)
+                _publish_sbom(client, repository, digest, document, ref(r.dated), out)
+            _write_report(r, options.out_dir, runner, ref, pull_env, out)
+    signing = None
+    if options.signer is not None:
+        started = time.monotonic()
+        with push_environment(runner, registry.host, credentials, sources) as env, \
+                tempfile.TemporaryDirectory(prefix="airflow-image-attest-") as tmp:
+            steps = []
+            for r in rebuilds:
+                digest = next(t.digest for t in results if t.ref == ref(r.dated))
+                sboms = {platform: doc for (dated, platform), doc in documents.items() if dated == r.dated}
+                steps += attestation_steps(options.signer, client, ref(r.dated).rpartition(":")[0], digest, sboms,
+                                           workdir=Path(tmp))  # fmt: skip
+            run_signing(steps, runner, env=env)
+        signing = (steps, sbom_seconds, time.monotonic() - started)
+    for line in format_signing(options.signer, signing, skipped=[]):
+        out(line)
     return tuple(results)
 
 
+def _platform_digests(
+    client: RegistryClient, repository: str, rebuild: Rebuild, results: Sequence[TagResult], ref: Callable[[str], str]
+) -> dict[str, str]:
+    """platform → the digest of its pushed image ("" → the dated tag's own, for a single-platform image)."""
+    digest = next(r.digest for r in results if r.ref == ref(rebuild.dated))
+    if not rebuild.platforms:
+        return {"": digest}
+    return {i.platform: i.digest for i in pushed_images(client, repository, digest, platform="")}
+
+
 def _publish_sbom(
-    client: RegistryClient,
-    repository: str,
-    rebuild: Rebuild,
-    document: dict,
-    results: Sequence[TagResult],
-    ref: Callable[[str], str],
-    out: Callable[[str], None],
+    client: RegistryClient, repository: str, digest: str, document: dict, name: str, out: Callable[[str], None]
 ) -> None:
     """Next to the image in the registry, where the registry takes OCI artifacts; else a note."""
-    digest = next(r.digest for r in results if r.ref == ref(rebuild.dated))
     if not isinstance(client, ArtifactClient):
-        out(f"SBOM of {ref(rebuild.dated)} not pushed: this registry client cannot upload blobs")
+        out(f"SBOM of {name} not pushed: this registry client cannot upload blobs")
         return
     try:
-        tag = push_sbom(client, repository, digest, for_digest(document, digest))
+        tag = push_sbom(client, repository, digest, document)
     except RegistryError as exc:
-        out(f"SBOM of {ref(rebuild.dated)} not pushed (kept as a file): {exc}")
+        out(f"SBOM of {name} not pushed (kept as a file): {exc}")
         return
-    out(f"pushed the SBOM of {ref(rebuild.dated)} as {ref(tag)}")
+    out(f"pushed the SBOM of {name} ({digest[:19]}) as {tag}")
 
 
-def _sbom(runner: CommandRunner, request: BuildRequest) -> dict:
+def _sbom(runner: CommandRunner, request: BuildRequest, *, platform: str) -> dict:
     local = inspect_image(runner, request.tags[0])
-    return image_sbom(runner, request.tags[0], digest=local.id if local else "", labels=local.labels if local else {})
+    return image_sbom(runner, request.tags[0], digest=local.id if local else "",
+                      labels=local.labels if local else {}, platform=platform)  # fmt: skip
 
 
-def _write_reports(
+def _write_sbom(rebuild: Rebuild, platform: str, document: dict, out_dir: Path, out: Callable[[str], None]) -> None:
+    """`<dated>.cdx.json`, or `<dated>-<arch>.cdx.json` for each platform of a multi-platform image."""
+    validate_sbom(document)
+    name = platform_tag(rebuild.dated, platform) if platform else rebuild.dated
+    out(f"wrote {write_sbom(document, out_dir / f'{name}.cdx.json')}")
+
+
+def _write_report(
     rebuild: Rebuild,
-    document: dict,
-    results: Sequence[TagResult],
     out_dir: Path,
     runner: CommandRunner,
     ref: Callable[[str], str],
     pull_env: dict[str, str] | None,
     out: Callable[[str], None],
 ) -> None:
-    """The SBOM (now naming the pushed digest) and the change report, written beside each other."""
-    digest = next(r.digest for r in results if r.ref == ref(rebuild.dated))
-    document = for_digest(document, digest)
-    validate_sbom(document)
-    path = write_sbom(document, out_dir / f"{rebuild.dated}.cdx.json")
-    out(f"wrote {path}")
+    """What changed from the old image to the rebuilt one (the engine's platform's image of each)."""
     new_ref = ref(rebuild.dated)
     old_ref = f"{new_ref.rpartition(':')[0]}@{rebuild.old_digest}"
     try:
         runner.run(["docker", "pull", "--quiet", old_ref], capture=True, env=pull_env)
+        if rebuild.platforms:  # the index was assembled in the registry; the engine has only its parts
+            runner.run(["docker", "pull", "--quiet", new_ref], capture=True, env=pull_env)
         old, new = inspect_image(runner, old_ref), inspect_image(runner, new_ref)
         lines = format_changes(old_ref, new_ref, inventory(runner, old_ref, size=old.size),
                                inventory(runner, new_ref, size=new.size))
@@ -273,7 +347,6 @@ def _write_reports(
     out(f"wrote {report}")
 
 
-
 def parse_rebuild_options(
     *,
     registry: str | None,
@@ -284,6 +357,9 @@ def parse_rebuild_options(
     environ: Mapping[str, str],
     home: Path,
     today: datetime.date | None = None,
+    sign_key: str | None = None,
+    sign_keyless: bool = False,
+    transparency_log: bool = True,
 ) -> RebuildOptions:
     """Command-line values (and the environment, read by the caller) → RebuildOptions; dated tags use UTC days."""
     return RebuildOptions(
@@ -293,4 +369,5 @@ def parse_rebuild_options(
         test_args=tuple(shlex.split(pytest_args)),
         interpreter=interpreter,
         out_dir=out,
+        signer=parse_signer(sign_key=sign_key, keyless=sign_keyless, transparency_log=transparency_log),
     )

@@ -12,15 +12,23 @@ import json
 import re
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from .build import BuildOptions, build_image, plan_build
+from .build import BuildOptions, build_image, index_store, plan_build
 from .credentials import Credentials, CredentialSources, find_credentials
 from .engine import LocalImage, cached_index_reader, host_platform, inspect_image, source_info
-from .errors import AirflowImageError, ImageTestsFailed, RegistryError, RegistryMismatch, ReleaseRefused, SigningError
+from .errors import (
+    AirflowImageError,
+    CommandFailed,
+    ImageTestsFailed,
+    RegistryError,
+    RegistryMismatch,
+    ReleaseRefused,
+    SigningError,
+)
 from .image_tests import image_test_args
 from .matrix import VersionMatrix
 from .params import BuildRequest
@@ -59,6 +67,9 @@ from .signing import (
 
 ClientFactory = Callable[..., RegistryClient]
 _PUSHED_DIGEST = re.compile(r"digest: (sha256:[0-9a-f]{64})")
+_REGISTRY_SIDE_FAILURE = re.compile(
+    r"Internal Server Error|Bad Gateway|Service Unavailable|Gateway Timeout|connection reset by peer|unexpected EOF"
+)
 
 
 # -- single images: the steps of a release ------------------------------------------------------------
@@ -70,9 +81,22 @@ def tag_image(runner: CommandRunner, source: str, targets: tuple[str, ...]) -> N
             runner.run(["docker", "tag", source, target])
 
 
-def push_image(runner: CommandRunner, ref: str, *, env: dict[str, str] | None) -> str:
-    """`docker push`; returns the digest the client says it pushed ("" in a dry run)."""
-    result = runner.run(["docker", "push", ref], capture=True, env=env)
+def push_image(
+    runner: CommandRunner, ref: str, *, env: dict[str, str] | None, attempts: int = 3, pause: float = 2.0
+) -> str:
+    """`docker push`; returns the digest the client says it pushed ("" in a dry run). A push the
+    registry failed on its side (a 5xx answer, a dropped connection) is tried again: pushes are
+    idempotent, and a registry under load does that now and then."""
+    argv = ["docker", "push", ref]
+    for attempt in range(1, attempts + 1):
+        result = runner.run(argv, capture=True, check=False, env=env)
+        if result.returncode == 0 or runner.dry_run:
+            break
+        detail = (result.stderr.strip().splitlines() or [""])[-1]
+        if attempt == attempts or not _REGISTRY_SIDE_FAILURE.search(result.stderr):
+            raise CommandFailed(argv, result.returncode, detail=detail)
+        runner.echo(f"docker push {ref}: the registry failed ({detail}); trying again ({attempt + 1}/{attempts})")
+        time.sleep(pause * attempt)
     if runner.dry_run:
         return ""
     found = _PUSHED_DIGEST.findall(result.stdout)
@@ -226,7 +250,7 @@ def plan_release(
     cache: dict[str, LocalImage | None] = {}
     lookup = lambda ref: cache[ref] if ref in cache else cache.setdefault(ref, inspect_image(runner, ref))  # noqa: E731
     source = source_info(runner, settings.root)
-    read_index, engine_platform = cached_index_reader(runner), host_platform(runner)
+    read_index, engine_platform = cached_index_reader(runner, store=index_store(settings)), host_platform(runner)
     platforms = release_platforms(settings, options)
     flavours: list[FlavourPlan] = []
     for python, variant in select_flavours(release, options.pythons, options.variants):
@@ -410,32 +434,59 @@ def sign_release(
 ) -> list[SigningStep]:
     """Signs the index and every platform image of each flavour built, and attests their SBOMs and
     BuildKit's provenance; returns the steps run."""
-    steps: list[SigningStep] = []
     with tempfile.TemporaryDirectory(prefix="airflow-image-attest-") as tmp:
+        steps = []
         for flavour in flavours:
             exact_ref = plan.ref(flavour.exact)
-            index_digest = next(r.digest for r in results if r.ref == exact_ref)
-            platform = flavour.platform_requests[0].platforms[0] if flavour.platform_requests else ""
-            images = pushed_images(client, plan.repository, index_digest, platform=platform)
-            provenance = provenance_predicates(client, plan.repository, index_digest)
-            predicates = {}
-            for image in images:
-                if image.digest not in provenance:
-                    raise SigningError(f"{exact_ref} has no BuildKit provenance for {image.platform}; "
-                                       "release builds push it with --provenance=mode=max (containerd image store)")
-                sbom = for_digest(sboms[flavour.exact, image.platform], image.digest)
-                validate_sbom(sbom)
-                stem = f"{flavour.exact}-{image.platform.replace('/', '-')}"
-                predicates[image.platform, SBOM_TYPE] = _write_json(Path(tmp, f"{stem}.cdx.json"), sbom)
-                predicates[image.platform, PROVENANCE_TYPE] = _write_json(Path(tmp, f"{stem}.slsa.json"),
-                                                                          provenance[image.digest])
-            repository_ref = exact_ref.rpartition(":")[0]
-            steps += signing_steps(signer, repository_ref, index_digest, images, predicates)
-        for step in steps:
-            result = runner.run(list(step.argv), capture=True, check=False, env=env)
-            if result.returncode != 0:
-                last = (result.stderr.strip().splitlines() or [f"exit code {result.returncode}"])[-1]
-                raise SigningError(f"cosign could not add the {step.what} to {step.ref}: {last}")
+            steps += attestation_steps(
+                signer,
+                client,
+                exact_ref.rpartition(":")[0],
+                next(r.digest for r in results if r.ref == exact_ref),
+                {platform: doc for (exact, platform), doc in sboms.items() if exact == flavour.exact},
+                workdir=Path(tmp),
+            )
+        return run_signing(steps, runner, env=env)
+
+
+def attestation_steps(
+    signer: Signer,
+    client: RegistryClient,
+    repository_ref: str,
+    digest: str,
+    sboms: Mapping[str, dict],
+    *,
+    workdir: Path,
+) -> list[SigningStep]:
+    """The cosign commands that sign a pushed digest and each platform image behind it and attest their
+    SBOMs (`sboms`: platform → document; "" for an image built for the engine's own platform) and
+    BuildKit's provenance, with the predicates written to `workdir`."""
+    repository = repository_ref.partition("/")[2]
+    images = pushed_images(client, repository, digest, platform=next(iter(sboms), ""))
+    provenance = provenance_predicates(client, repository, digest)
+    predicates = {}
+    for image in images:
+        if image.digest not in provenance:
+            raise SigningError(f"{repository_ref}@{digest} has no BuildKit provenance for {image.platform}; "
+                               "builds push it with --provenance=mode=max (containerd image store)")
+        document = sboms.get(image.platform) or (sboms.get("") if len(images) == 1 else None)
+        if document is None:
+            raise SigningError(f"no SBOM was generated for {image.platform} of {repository_ref}@{digest}")
+        sbom = for_digest(document, image.digest)
+        validate_sbom(sbom)
+        stem = f"{image.digest.removeprefix('sha256:')[:16]}-{image.platform.replace('/', '-')}"
+        predicates[image.platform, SBOM_TYPE] = _write_json(workdir / f"{stem}.cdx.json", sbom)
+        predicates[image.platform, PROVENANCE_TYPE] = _write_json(workdir / f"{stem}.slsa.json",
+                                                                  provenance[image.digest])
+    return signing_steps(signer, repository_ref, digest, images, predicates)
+
+
+def run_signing(steps: list[SigningStep], runner: CommandRunner, *, env: dict[str, str] | None) -> list[SigningStep]:
+    for step in steps:
+        result = runner.run(list(step.argv), capture=True, check=False, env=env)
+        if result.returncode != 0:
+            last = (result.stderr.strip().splitlines() or [f"exit code {result.returncode}"])[-1]
+            raise SigningError(f"cosign could not add the {step.what} to {step.ref}: {last}")
     return steps
 
 
@@ -496,26 +547,39 @@ def _publish(
 def _publish_index(
     plan: ReleasePlan, flavour: FlavourPlan, client: RegistryClient, runner: CommandRunner, env: dict[str, str] | None
 ) -> list[TagResult]:
-    """Each platform's image under its platform tag, then one index under every tag of the flavour,
-    assembled registry-side; read back to check that every tag serves every platform."""
+    platform_refs = [(r.tags[0], r.platforms[0]) for r in flavour.platform_requests]
+    refs = [plan.ref(flavour.exact), *(plan.ref(t) for t in flavour.tags if t != flavour.exact)]
+    return push_index(client, plan.repository, platform_refs, refs, runner=runner, env=env, action="pushed")
+
+
+def push_index(
+    client: RegistryClient,
+    repository: str,
+    platform_refs: Sequence[tuple[str, str]],
+    refs: Sequence[str],
+    *,
+    runner: CommandRunner,
+    env: dict[str, str] | None,
+    action: str,
+) -> list[TagResult]:
+    """Each platform's image under its platform tag (`platform_refs`: ref, platform), then one index
+    under every ref, assembled registry-side; read back to check that every ref serves every platform."""
     sources = []
-    for request in flavour.platform_requests:
-        ref = request.tags[0]
+    for ref, _ in platform_refs:
         digest = push_image(runner, ref, env=env)
         sources.append(f"{ref.rpartition(':')[0]}@{digest}" if digest else ref)
-    refs = [plan.ref(t) for t in flavour.tags]
     argv = ["docker", "buildx", "imagetools", "create"]
     for ref in refs:
         argv += ["--tag", ref]
     runner.run([*argv, *sources], capture=True, env=env)
     if runner.dry_run:
         return []
-    wanted = {r.platforms[0] for r in flavour.platform_requests}
-    index_digest = client.head_manifest(plan.repository, flavour.exact) or ""
+    wanted = {platform for _, platform in platform_refs}
+    index_digest = client.head_manifest(repository, split_ref(refs[0]).tag) or ""
     results = []
     for ref in refs:
-        result = read_back(client, ref, index_digest, "pushed")
-        served = set(client.platforms(plan.repository, split_ref(ref).tag))
+        result = read_back(client, ref, index_digest, action)
+        served = set(client.platforms(repository, split_ref(ref).tag))
         if not wanted <= served:
             raise RegistryMismatch(
                 f"{ref} serves {', '.join(sorted(served)) or 'no platform'}, not {', '.join(sorted(wanted))}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -85,6 +85,22 @@ def test_a_convention_tag_pointing_at_a_current_image_is_not_taken_over(matrix):
     statuses = [status("3.3.2-python3.11", "old", "3.11"), status("3.3-python3.11", "new", "3.11", current=D1)]
     rebuilds, _ = plan_rebuilds(statuses, matrix, today=DAY, all_tags=())
     assert rebuilds[0].moving == ("3.3.2-python3.11", "latest-python3.11")
+
+
+def test_one_stale_platform_rebuilds_every_platform_of_the_index(matrix):
+    """A multi-platform tag gives one status per platform; only arm64's base moved, yet the index is
+    rebuilt whole (once), since one tag cannot mix old and new builds."""
+    statuses = [
+        replace(status(tag, "index-311", "3.11", current=current), platform=platform)
+        for tag in ("3.3.2-python3.11", "3.3-python3.11", "latest-python3.11")
+        for platform, current in (("linux/amd64", D1), ("linux/arm64", D2))
+    ]
+    rebuilds, skipped = plan_rebuilds(statuses, matrix, today=DAY, all_tags=())
+    assert skipped == []
+    [rebuild] = rebuilds
+    assert rebuild.platforms == ("linux/amd64", "linux/arm64")
+    assert rebuild.moving == ("3.3.2-python3.11", "3.3-python3.11", "latest-python3.11")
+    assert rebuild.exact == "3.3.2-python3.11"
 
 
 @dataclass

@@ -13,6 +13,7 @@ import pytest
 
 from airflow_image.credentials import Credentials, CredentialSources
 from airflow_image.errors import (
+    CommandFailed,
     ImageTestsFailed,
     RegistryAuthError,
     RegistryMismatch,
@@ -21,7 +22,7 @@ from airflow_image.errors import (
     UnknownVersion,
 )
 from airflow_image.registry import Manifest
-from airflow_image.release import push_images, release, tag_for_release
+from airflow_image.release import push_image, push_images, release, tag_for_release
 from airflow_image.release_plan import INPUTS_HASH_LABEL, Registry, ReleaseOptions
 from airflow_image.runner import Result
 
@@ -417,3 +418,40 @@ def test_a_tag_that_lacks_a_planned_platform_is_rebuilt(settings, matrix):
     engine = FakeEngine(fake)
     run_release(settings, matrix, engine, fake, pythons=("3.11",), platforms=("linux/amd64", "linux/arm64"))
     assert len(engine.ran("docker", "buildx", "build")) == 2
+
+
+@dataclass
+class PushAnswers:
+    """`docker push` answering from a script: (exit code, stderr) per attempt."""
+
+    answers: list[tuple[int, str]]
+    dry_run: bool = False
+    lines: list[str] = field(default_factory=list)
+    pushes: int = 0
+
+    def echo(self, line):
+        self.lines.append(line)
+
+    def run(self, argv, **kwargs):
+        code, stderr = self.answers[self.pushes]
+        self.pushes += 1
+        return Result(tuple(argv), code, "latest: digest: sha256:" + "d" * 64 + " size: 1" if code == 0 else "", stderr)
+
+
+@pytest.mark.parametrize(
+    ("answers", "pushes", "error"),
+    [
+        ([(1, "unexpected status from HEAD request to http://r/v2/a/manifests/t: 500 Internal Server Error"),
+          (0, "")], 2, None),
+        ([(1, "received unexpected HTTP status: 503 Service Unavailable")] * 3, 3, "503 Service Unavailable"),
+        ([(1, "denied: requested access to the resource is denied"), (0, "")], 1, "denied"),
+    ],
+)  # fmt: skip
+def test_a_push_the_registry_failed_on_its_side_is_tried_again(answers, pushes, error):
+    runner = PushAnswers(answers)
+    if error is None:
+        assert push_image(runner, "r:5000/a:t", env=None, pause=0) == "sha256:" + "d" * 64
+    else:
+        with pytest.raises(CommandFailed, match=error):
+            push_image(runner, "r:5000/a:t", env=None, pause=0)
+    assert runner.pushes == pushes

@@ -49,17 +49,24 @@ class Bases:
         docker("push", "--quiet", self.ref(python), registry=self.registry)
         return self.digest(python)
 
-    def patch(self, python: str) -> str:
-        """A patched base under the same tag. A Debian security upgrade replaces a package's files and
-        its dpkg database entry; no package archive is reachable from a test, so one file and the
-        `base-files` entry's version (`…+patch1`) stand in for it."""
+    def platform_digests(self, python: str, platforms: tuple[str, ...]) -> dict[str, str]:
+        """platform → the digest of its image in the index the base tag names."""
+        repository, _, tag = STANDIN_BASES[python][1].partition(":")
+        client = self.registry.client()
+        return {p: client.image_manifest(repository, tag, platform=p).digest for p in platforms}
+
+    def patch(self, python: str, *, platforms: tuple[str, ...] = ()) -> str:
+        """A patched base under the same tag (for each of `platforms`, else the engine's own). A Debian
+        security upgrade replaces a package's files and its dpkg database entry; no package archive is
+        reachable from a test, so one file and the `base-files` entry's version (`…+patch1`) stand in."""
         dockerfile = (
             f"FROM {self.ref(python)}\n"
             "RUN echo patched > /etc/patch-level"
             " && sed -i '/^Package: base-files$/,/^$/ s/^Version: .*/&+patch1/' /var/lib/dpkg/status\n"
         )
-        docker("build", "--quiet", "--network", "none", "--tag", self.ref(python), "-", input=dockerfile,
-               registry=self.registry)
+        chosen = ["--platform", ",".join(platforms)] if platforms else []
+        docker("build", "--quiet", "--network", "none", *chosen, "--tag", self.ref(python), "-", input=dockerfile,
+               registry=self.registry)  # fmt: skip
         docker("push", "--quiet", self.ref(python), registry=self.registry)
         return self.digest(python)
 

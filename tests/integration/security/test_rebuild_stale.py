@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import json
 
-from airflow_image.base_check import BASE_DIGEST_LABEL, EXIT_CURRENT, EXIT_STALE
+from airflow_image.base_check import BASE_DIGEST_LABEL, BASE_NAME_LABEL, EXIT_CURRENT, EXIT_STALE
 from airflow_image.build import BuildOptions, build_image
-from airflow_image.release import push_images, tag_for_release
-from airflow_image.release_plan import parse_registry
+from airflow_image.release import push_environment, push_images, push_index, tag_for_release
+from airflow_image.release_plan import parse_registry, platform_tag
 from airflow_image.sbom import validate_sbom
 from airflow_image.sbom_publish import sbom_tag
 
+from ..release.conftest import PASSWORD, key_pair
 from ..release.test_release import invoke
+from .conftest import docker
 from .test_check_base_images import release_stand_in, rows
 
 VERSION = "3.3.2"
@@ -86,3 +88,71 @@ def test_patched_base_rebuilds_exactly_the_affected_flavour(registry, bases, set
     again = invoke("check-base-images", "--registry", registry.host, docker_config=registry.docker_config)
     assert again.returncode == EXIT_CURRENT, again.stdout + again.stderr
     assert set(r[3] for r in rows(again.stdout).values()) == {"no"}
+
+
+PLATFORMS = ("linux/amd64", "linux/arm64")
+
+
+def release_multi_platform_stand_in(registry, tags, *, python: str, base: str, digests: dict[str, str], runner) -> str:
+    """A release's labels on one small image per platform (its own base digest each), joined in one index
+    under `tags` the way a multi-platform release pushes it."""
+    platform_refs = []
+    for platform in PLATFORMS:
+        ref = f"{registry.host}/airflow:{platform_tag(tags[0], platform)}"
+        labels = {"org.apache.airflow.version": VERSION, "org.apache.airflow.python.version": python,
+                  "org.apache.airflow.variant": "regular", BASE_NAME_LABEL: base, BASE_DIGEST_LABEL: digests[platform]}
+        flags = [a for k, v in labels.items() for a in ("--label", f"{k}={v}")]
+        docker("build", "--quiet", "--platform", platform, *flags, "--tag", ref, "-", input=f"FROM {base}\n",
+               registry=registry)  # fmt: skip
+        platform_refs.append((ref, platform))
+    with push_environment(runner, registry.host, None, registry.credentials) as env:
+        push_index(registry.client(), "airflow", platform_refs, [f"{registry.host}/airflow:{t}" for t in tags],
+                   runner=runner, env=env, action="pushed")  # fmt: skip
+    return registry.client().head_manifest("airflow", tags[0])
+
+
+def test_a_multi_platform_image_is_rebuilt_whole_as_one_index(registry, bases, settings, matrix, runner, tmp_path):
+    """Both platforms' bases patched: rebuild-stale builds both (arm64 under emulation, core extras to keep
+    it short), tests each, pushes one index under the moving tags and the dated one, and writes one SBOM
+    per platform; afterwards nothing is stale."""
+    client = registry.client()
+    bases.publish("3.11")
+    d1 = bases.platform_digests("3.11", PLATFORMS)
+    before = release_multi_platform_stand_in(registry, MOVING_311, python="3.11", base=bases.ref("3.11"), digests=d1,
+                                             runner=runner)  # fmt: skip
+    assert sorted(client.platforms("airflow", MOVING_311[0])) == list(PLATFORMS)
+
+    bases.patch("3.11", platforms=PLATFORMS)
+    d2 = bases.platform_digests("3.11", PLATFORMS)
+    assert all(d1[p] != d2[p] for p in PLATFORMS)
+    check = invoke("check-base-images", "--registry", registry.host, docker_config=registry.docker_config)
+    assert check.returncode == EXIT_STALE, check.stdout + check.stderr
+
+    out = tmp_path / "security"
+    quick = "-k 'test_airflow_version_is_the_requested_one or test_architecture'"
+    private, public = key_pair(tmp_path / "keys")
+    rebuild = invoke("rebuild-stale", "--registry", registry.host, "--pytest-args", quick, "--out", str(out),
+                     "--sign-key", str(private), "--no-tlog", docker_config=registry.docker_config,
+                     env={"COSIGN_PASSWORD": PASSWORD})  # fmt: skip
+    assert rebuild.returncode == 0, rebuild.stdout[-6000:] + rebuild.stderr[-3000:]
+    assert "signed 3 digests and attached 8 attestations" in rebuild.stdout, rebuild.stdout[-2000:]
+
+    dated = sorted(t for t in client.list_tags("airflow") if t.startswith(f"{VERSION}-python3.11-2"))
+    assert len(dated) == 1
+    after = {client.head_manifest("airflow", t) for t in (*MOVING_311, dated[0])}
+    assert len(after) == 1 and before not in after
+    for platform in PLATFORMS:
+        assert sorted(client.platforms("airflow", dated[0])) == list(PLATFORMS)
+        assert client.image_labels("airflow", dated[0], platform=platform)[BASE_DIGEST_LABEL] == d2[platform]
+        arch = platform.rpartition("/")[2]
+        sbom = json.loads((out / f"{dated[0]}-{arch}.cdx.json").read_text())
+        validate_sbom(sbom)
+        assert sbom["metadata"]["component"]["version"] == client.image_manifest("airflow", dated[0],
+                                                                                platform=platform).digest
+        assert any(c.get("purl", "").startswith("pkg:deb/debian/libc6@") and f"arch={arch}" in c["purl"]
+                   for c in sbom["components"])  # fmt: skip
+    again = invoke("check-base-images", "--registry", registry.host, docker_config=registry.docker_config)
+    assert again.returncode == EXIT_CURRENT, again.stdout + again.stderr
+    verified = invoke("verify", f"{registry.host}/airflow:{dated[0]}", "--key", str(public), "--no-tlog",
+                      docker_config=registry.docker_config)  # fmt: skip
+    assert verified.returncode == 0, verified.stdout + verified.stderr
