@@ -38,6 +38,9 @@ ARG ADDITIONAL_RUNTIME_APT_DEPS=""
 ARG INSTALL_POSTGRES_CLIENT="true"
 ARG INSTALL_MYSQL_CLIENT="true"
 ARG INSTALL_MSSQL_CLIENT="false"
+# true: Microsoft's own ODBC Driver 18 (msodbcsql18), accepting Microsoft's EULA, from Microsoft's
+# Debian repository, which the user adds in docker-context-files/apt-sources/ (docs/customising.md).
+ARG INSTALL_MSODBCSQL="false"
 ARG AIRFLOW_VENV="/opt/airflow-venv"
 # true: install only from docker-context-files/ (wheels, debs/build, debs/runtime) with no network at
 # all; `invoke fill-context-files` fills the folder. See docs/air-gapped.md.
@@ -58,6 +61,7 @@ ARG DEV_APT_DEPS
 ARG ADDITIONAL_DEV_APT_DEPS
 ARG AIRFLOW_VENV
 ARG INSTALL_FROM_CONTEXT_FILES
+ARG INSTALL_MSODBCSQL
 # Which bytecode the image keeps: startup (Airflow's code and what its processes import at start:
 # fast starts, ~600 MB less for the production extras), all, or none (as the official image).
 ARG AIRFLOW_BYTECODE="startup"
@@ -88,7 +92,10 @@ if [[ ${INSTALL_FROM_CONTEXT_FILES} == true ]]; then
     exit 0
 fi
 use_ca_bundle_if_given
+add_context_apt_sources
 apt_get update -qq
+# seconds into the build rather than after the long install
+check_msodbcsql_source
 # resolved into a variable first: a failure inside $(…) used as arguments would not stop the build
 # shellcheck disable=SC2086
 packages=$(resolve_apt_names ${DEV_APT_DEPS} ${ADDITIONAL_DEV_APT_DEPS})
@@ -260,15 +267,19 @@ ARG ADDITIONAL_RUNTIME_APT_DEPS
 ARG INSTALL_POSTGRES_CLIENT
 ARG INSTALL_MYSQL_CLIENT
 ARG INSTALL_MSSQL_CLIENT
+ARG INSTALL_MSODBCSQL
 SHELL ["/bin/bash", "-o", "pipefail", "-e", "-u", "-c"]
 RUN --mount=type=bind,from=build,source=/build-info,target=/build-info \
+    --mount=type=bind,source=docker-context-files,target=/context/docker-context-files \
     --mount=type=bind,from=build,source=/usr/local/lib/airflow-image,target=/usr/local/lib/airflow-image \
     --mount=type=secret,id=cacert \
     <<EOF
 source /usr/local/lib/airflow-image/common.sh
 use_ca_bundle_if_given
 rm -f /etc/apt/apt.conf.d/docker-clean
+add_context_apt_sources
 apt_get update -qq
+check_msodbcsql_source
 # shellcheck disable=SC2086
 build_packages=$(resolve_apt_names ${DEV_APT_DEPS} ${ADDITIONAL_DEV_APT_DEPS})
 # shellcheck disable=SC2086,SC2046
@@ -303,6 +314,7 @@ ARG INSTALL_FROM_CONTEXT_FILES
 ARG INSTALL_POSTGRES_CLIENT
 ARG INSTALL_MYSQL_CLIENT
 ARG INSTALL_MSSQL_CLIENT
+ARG INSTALL_MSODBCSQL
 
 SHELL ["/bin/bash", "-o", "pipefail", "-e", "-u", "-c"]
 
@@ -319,16 +331,21 @@ RUN --mount=type=cache,target=/var/cache/apt,id=apt-archives-${PYTHON_BASE_IMAGE
     <<EOF
 source /usr/local/lib/airflow-image/common.sh
 rm -f /etc/apt/apt.conf.d/docker-clean
+# msodbcsql18's own install scripts refuse to run unless its EULA is accepted.
+[[ ${INSTALL_MSODBCSQL} == true ]] && export ACCEPT_EULA=Y
 if [[ ${INSTALL_FROM_CONTEXT_FILES} == true ]]; then
     install_local_debs /context/docker-context-files/debs/runtime
 else
     use_ca_bundle_if_given
+    add_context_apt_sources
     apt_get update -qq
     # shellcheck disable=SC2086,SC2046
     packages=$(resolve_apt_names ${RUNTIME_APT_DEPS} ${ADDITIONAL_RUNTIME_APT_DEPS} $(database_client_packages) \
         $(cat /build-info/runtime-apt-deps.txt /build-info-extra/runtime-apt-deps.txt))
     # shellcheck disable=SC2086
     apt_get install -y -qq --no-install-recommends ${packages} >/dev/null
+    # the image's apt configuration stays the base's: a derived image adds the sources it wants
+    remove_context_apt_sources
 fi
 rm -rf /var/log/apt /var/log/dpkg.log /var/cache/debconf/*-old
 # uid AIRFLOW_UID, primary group 0: any uid that runs with gid 0 (OpenShift) can write what it must.

@@ -146,7 +146,40 @@ database_client_packages() {
     [[ ${INSTALL_POSTGRES_CLIENT:-true} == true ]] && echo libpq5
     [[ ${INSTALL_MYSQL_CLIENT:-true} == true ]] && echo "libmariadb3|libmariadb3t64"
     [[ ${INSTALL_MSSQL_CLIENT:-false} == true ]] && echo "freetds-bin tdsodbc unixodbc"
+    [[ ${INSTALL_MSODBCSQL:-false} == true ]] && echo "msodbcsql18 unixodbc"
     return 0
+}
+
+# Extra apt repositories from docker-context-files/apt-sources/: its *.sources and *.list files go to
+# sources.list.d, its keys (*.gpg, *.asc) to /etc/apt/keyrings, where the sources' Signed-By names them.
+CONTEXT_APT_SOURCES=/context/docker-context-files/apt-sources
+ADDED_APT_FILES=()
+add_context_apt_sources() {
+    local file target
+    [[ -d ${CONTEXT_APT_SOURCES} ]] || return 0
+    mkdir -p /etc/apt/keyrings
+    for file in "${CONTEXT_APT_SOURCES}"/*; do
+        case $file in
+            *.sources | *.list) target=/etc/apt/sources.list.d/context-${file##*/} ;;
+            *.gpg | *.asc) target=/etc/apt/keyrings/${file##*/} ;;
+            *) continue ;;
+        esac
+        cp "$file" "$target" && chmod 644 "$target"
+        ADDED_APT_FILES+=("$target")
+    done
+    return 0
+}
+
+remove_context_apt_sources() {
+    (( ${#ADDED_APT_FILES[@]} == 0 )) || rm -f "${ADDED_APT_FILES[@]}"
+    return 0
+}
+
+# INSTALL_MSODBCSQL=true needs an apt source that has Microsoft's package (after apt-get update).
+check_msodbcsql_source() {
+    [[ ${INSTALL_MSODBCSQL:-false} == true ]] || return 0
+    apt_knows msodbcsql18 \
+        || fail "INSTALL_MSODBCSQL=true but no apt source offers msodbcsql18: add Microsoft's Debian $(debian_suite) repository (a .sources or .list file and its key) to docker-context-files/apt-sources/; see docs/customising.md"
 }
 
 # Where uv may install from: the index (default), plus local wheels in docker-context-files/, or,

@@ -67,7 +67,7 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         "--db-clients",
         type=_csv,
         default=None,
-        help="database client libraries in the image: any of postgres,mysql,mssql ('' for none)",
+        help="database client libraries in the image: any of postgres,mysql,mssql,msodbcsql ('' for none)",
     )
     p.add_argument(
         "--secret",

@@ -15,7 +15,15 @@ from .errors import InvalidBuildOption
 from .overrides import Override, build_arg_value
 
 VARIANTS = ("regular", "slim")
-DATABASE_CLIENTS = ("postgres", "mysql", "mssql")
+# Database client → the Dockerfile switch that installs it. msodbcsql is Microsoft's own ODBC driver,
+# from Microsoft's repository that the user adds in docker-context-files/apt-sources/.
+DATABASE_CLIENT_ARGS = {
+    "postgres": "INSTALL_POSTGRES_CLIENT",
+    "mysql": "INSTALL_MYSQL_CLIENT",
+    "mssql": "INSTALL_MSSQL_CLIENT",
+    "msodbcsql": "INSTALL_MSODBCSQL",
+}
+DATABASE_CLIENTS = tuple(DATABASE_CLIENT_ARGS)
 # BuildKit secret ids the Dockerfile reads for private package indexes.
 INDEX_SECRET_IDS = ("pip.conf", "uv.toml", "netrc")
 _EXTRA = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -117,7 +125,7 @@ def build_args(request: BuildRequest) -> list[tuple[str, str]]:
         ("CACHE_SALT", request.cache_salt),
     ]
     if request.db_clients is not None:
-        optional += [(f"INSTALL_{c.upper()}_CLIENT", str(c in request.db_clients).lower()) for c in DATABASE_CLIENTS]
+        optional += [(arg, str(c in request.db_clients).lower()) for c, arg in DATABASE_CLIENT_ARGS.items()]
     return args + [(k, v) for k, v in optional if v]
 
 

@@ -52,6 +52,7 @@ THROWAWAY_REPOSITORIES = (
     "airflow-extended",
     "airflow-offline",
     "airflow-plain",
+    "airflow-msodbcsql",
 )
 
 

@@ -61,6 +61,7 @@ def test_docker_build_with_only_a_base_image_gives_a_working_image(local_base, c
         ),
         (("AIRFLOW_CONSTRAINTS=missing-file.txt",), "AIRFLOW_CONSTRAINTS='missing-file.txt' is neither"),
         (("AIRFLOW_VERSION=2.10.5",), "no committed lock for apache-airflow 2.10.5 on Python 3.11"),
+        (("INSTALL_MSODBCSQL=true",), "INSTALL_MSODBCSQL=true but no apt source offers msodbcsql18"),
     ],
 )
 def test_bad_build_input_fails_with_a_line_naming_it(local_base, ca_bundle, args, message):

@@ -60,7 +60,21 @@ ALWAYS = [
         ({"offline": True}, [("INSTALL_FROM_CONTEXT_FILES", "true")]),
         (
             {"db_clients": ("mssql",)},
-            [("INSTALL_POSTGRES_CLIENT", "false"), ("INSTALL_MYSQL_CLIENT", "false"), ("INSTALL_MSSQL_CLIENT", "true")],
+            [
+                ("INSTALL_POSTGRES_CLIENT", "false"),
+                ("INSTALL_MYSQL_CLIENT", "false"),
+                ("INSTALL_MSSQL_CLIENT", "true"),
+                ("INSTALL_MSODBCSQL", "false"),
+            ],
+        ),
+        (
+            {"db_clients": ("postgres", "msodbcsql")},
+            [
+                ("INSTALL_POSTGRES_CLIENT", "true"),
+                ("INSTALL_MYSQL_CLIENT", "false"),
+                ("INSTALL_MSSQL_CLIENT", "false"),
+                ("INSTALL_MSODBCSQL", "true"),
+            ],
         ),
         (
             {"db_clients": ()},
@@ -68,6 +82,7 @@ ALWAYS = [
                 ("INSTALL_POSTGRES_CLIENT", "false"),
                 ("INSTALL_MYSQL_CLIENT", "false"),
                 ("INSTALL_MSSQL_CLIENT", "false"),
+                ("INSTALL_MSODBCSQL", "false"),
             ],
         ),
     ],
@@ -141,7 +156,7 @@ def test_buildx_command_minimal_loads():
         ({"output": "tar"}, "output 'tar' is not one of"),
         ({"tags": ()}, "needs at least one tag"),
         ({"airflow_uid": 0}, "AIRFLOW_UID 0 is not a uid"),
-        ({"db_clients": ("oracle",)}, "database client 'oracle' is not one of: postgres, mysql, mssql"),
+        ({"db_clients": ("oracle",)}, "database client 'oracle' is not one of: postgres, mysql, mssql, msodbcsql"),
         ({"secret_files": (("pipconf", Path("/x")),)}, "secret id 'pipconf' is not one the Dockerfile reads"),
         ({"output": "local"}, "a local output needs an output directory"),
     ],
