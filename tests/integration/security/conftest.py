@@ -7,14 +7,17 @@ from __future__ import annotations
 import os
 import subprocess
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
+from airflow_image.cli_options import ca_bundle_from
 from airflow_image.engine import host_platform
 from airflow_image.runner import SubprocessRunner
 from tests.integration.release.conftest import LocalRegistry, free_port, registry  # noqa: F401
 
 HOST_PLATFORM = host_platform(SubprocessRunner())
+CA_BUNDLE = ca_bundle_from(None, os.environ)
 
 STANDIN_BASES = {
     "3.11": ("localhost/standin/python:3.11-slim-bookworm", "python:3.11-slim-bookworm"),
@@ -55,20 +58,50 @@ class Bases:
         client = self.registry.client()
         return {p: client.image_manifest(repository, tag, platform=p).digest for p in platforms}
 
-    def patch(self, python: str, *, platforms: tuple[str, ...] = ()) -> str:
-        """A patched base under the same tag (for each of `platforms`, else the engine's own). A Debian
-        security upgrade replaces a package's files and its dpkg database entry; no package archive is
-        reachable from a test, so one file and the `base-files` entry's version (`…+patch1`) stand in."""
-        dockerfile = (
-            f"FROM {self.ref(python)}\n"
-            "RUN echo patched > /etc/patch-level"
-            " && sed -i '/^Package: base-files$/,/^$/ s/^Version: .*/&+patch1/' /var/lib/dpkg/status\n"
-        )
+    def patch(self, python: str, *, platforms: tuple[str, ...] = (), security_updates: bool = True) -> str:
+        """A patched base under the same tag (for each of `platforms`, else the engine's own): the base
+        with its Debian suite's security updates applied, from the security archive this host's own apt
+        configuration names — a real Debian security upgrade, as the official bases get them. Without
+        `security_updates`, a quick stand-in for one (minutes less under emulation): one file and the
+        `base-files` entry's version in the dpkg database (`…+patch1`)."""
+        suite = STANDIN_BASES[python][0].rpartition("-")[2]
+        if security_updates:
+            step = (
+                "RUN --mount=type=secret,id=cacert"
+                " echo 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]"
+                f" {security_archive()} {suite}-security main' >/etc/apt/sources.list.d/security.list"
+                " && apt-get -o Acquire::https::CAInfo=/run/secrets/cacert update -qq"
+                " && DEBIAN_FRONTEND=noninteractive apt-get -o Acquire::https::CAInfo=/run/secrets/cacert"
+                " upgrade -y -qq >/dev/null"
+                # the source stays, as in the official bases: the build's -dev packages must match the
+                # upgraded libraries
+                " && rm -rf /var/lib/apt/lists/*\n"
+            )
+        else:
+            step = ("RUN echo patched > /etc/patch-level"
+                    " && sed -i '/^Package: base-files$/,/^$/ s/^Version: .*/&+patch1/' /var/lib/dpkg/status\n")
         chosen = ["--platform", ",".join(platforms)] if platforms else []
-        docker("build", "--quiet", "--network", "none", *chosen, "--tag", self.ref(python), "-", input=dockerfile,
+        network = ["--network", "host", *(["--secret", f"id=cacert,src={CA_BUNDLE}"] if CA_BUNDLE else [])]
+        docker("build", "--quiet", *(network if security_updates else ["--network", "none"]), *chosen,
+               "--tag", self.ref(python), "-", input=f"FROM {self.ref(python)}\n{step}",
                registry=self.registry)  # fmt: skip
         docker("push", "--quiet", self.ref(python), registry=self.registry)
         return self.digest(python)
+
+
+def security_archive() -> str:
+    """The Debian security archive's URI in this host's apt configuration (deb822 or one-line form)."""
+    for path in sorted(Path("/etc/apt/sources.list.d").glob("*.sources")):
+        for stanza in path.read_text().split("\n\n"):
+            fields = dict(line.split(":", 1) for line in stanza.splitlines() if ":" in line and line[0] != "#")
+            if "-security" in fields.get("Suites", "") and fields.get("URIs", "").strip():
+                return fields["URIs"].split()[0]
+    for path in (Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*.list"))):
+        for words in (line.split() for line in (path.read_text().splitlines() if path.exists() else ())):
+            uris = [w for w in words if "://" in w]
+            if words and words[0] == "deb" and uris and any(w.endswith("-security") for w in words):
+                return uris[0]
+    pytest.fail("this host's apt configuration names no Debian security archive to patch a base from")
 
 
 def _forget_test_digests(host: str) -> None:
