@@ -159,7 +159,7 @@ def ci_images(session: Any, project: NoxProject) -> None:
                 extras=None if slim else image.extras,
                 variant=image.variant,
                 tags=(ref,),
-                platforms=(image.platform,) if image.platform else (),
+                platforms=image.platforms,
             )
             build_image(project.settings, project.matrix, options, _runner(session))
         except AirflowImageError as exc:

@@ -19,7 +19,8 @@ class CiImage:
     extras: tuple[str, ...]  # empty tuple: Airflow core only
     uses_default_extras: bool
     variant: str = "regular"
-    platform: str = ""  # "": the engine's own platform
+    # (): the engine's own platform; several: one multi-platform image under one tag, tested per platform
+    platforms: tuple[str, ...] = ()
 
     @property
     def label(self) -> str:
@@ -28,7 +29,7 @@ class CiImage:
             name = "slim"
         else:
             name = "default" if self.uses_default_extras else ("-".join(self.extras) or "core")
-        return f"{name}-{self.platform.rpartition('/')[2]}" if self.platform else name
+        return "-".join((name, *(p.rpartition("/")[2] for p in self.platforms)))
 
 
 @dataclass(frozen=True)
@@ -94,8 +95,14 @@ def _ci_image(entry: dict, default_extras: tuple[str, ...], path: Path) -> CiIma
     variant = entry.get("variant", "regular")
     if variant not in ("regular", "slim"):
         raise ConfigError(f"{path}: ci-images variant must be regular or slim, got {variant!r}")
-    platform = _platform(entry["platform"], "ci-images platform", path) if "platform" in entry else ""
-    common = {"python": str(entry["python"]), "variant": variant, "platform": platform}
+    platforms = entry.get("platforms", [])
+    if not isinstance(platforms, list) or len(set(platforms)) != len(platforms):
+        raise ConfigError(f"{path}: ci-images platforms must be a list of distinct platforms, got {platforms!r}")
+    common = {
+        "python": str(entry["python"]),
+        "variant": variant,
+        "platforms": tuple(_platform(p, "ci-images platform", path) for p in platforms),
+    }
     if extras == DEFAULT_EXTRAS_KEYWORD:
         return CiImage(extras=default_extras, uses_default_extras=True, **common)
     if not isinstance(extras, list):
