@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from packaging.version import Version
 
 from airflow_image.build import BuildOptions, plan_build
 from airflow_image.engine import SourceInfo
@@ -399,3 +400,62 @@ def test_overrides_check_reads_the_committed_locks(settings, tmp_path):
     with pytest.raises(MissingLock, match=r"no committed locks for apache-airflow 9\.9\.9 .*versions with locks: "
                                           r"3\.3\.1, 3\.3\.2"):
         overrides_check(repo, airflow_version="9.9.9")
+
+
+# -- the task itself: `invoke overrides-check --file …` against the committed locks ---------------------
+
+# tenacity is pinned below 9.2.1 and urllib3 at or above 2.5.0 by every committed lock (checked below).
+ABOVE_THE_LOCKS = entry(package="tenacity", version="9.2.1", advisory="GHSA-xxxx-xxxx-xxxx", reason="test pin")
+SATISFIED_BY_THE_LOCKS = entry()  # urllib3 2.5.0
+
+
+def invoke_overrides_check(root: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "invoke", "overrides-check", *args], cwd=root, capture_output=True,
+                          text=True, check=False, timeout=60)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def committed(root) -> list[tuple[str, str]]:
+    """(lock as the task names it, its urllib3 pin) of every committed lock, the pins the table assumes."""
+    locks = committed_locks(root / "constraints")
+    assert locks, "no committed locks"
+    for _, _, path in locks:
+        text = path.read_text()
+        assert Version(pinned_version(text, "tenacity")) < Version("9.2.1"), f"{path} moved: pick another pin"
+        assert Version(pinned_version(text, "urllib3")) >= Version("2.5.0"), f"{path} moved: pick another pin"
+    return [(str(path.relative_to(root)), pinned_version(path.read_text(), "urllib3")) for _, _, path in locks]
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "verdicts"),
+    [
+        (ABOVE_THE_LOCKS, 0, ["keep"]),
+        (ABOVE_THE_LOCKS + SATISFIED_BY_THE_LOCKS, 2, ["keep", "drop"]),
+    ],
+    ids=["nothing to drop", "one to drop"],
+)
+def test_invoke_overrides_check_lists_what_the_committed_locks_make_droppable(
+    root, committed, tmp_path, text, code, verdicts
+):
+    overrides = tmp_path / "candidate-overrides.toml"
+    overrides.write_text(text)
+    ran = invoke_overrides_check(root, "--file", str(overrides))
+    assert (ran.returncode, ran.stderr) == (code, ""), ran.stderr
+    notes = "; ".join(f"{lock} pins {pin}" for lock, pin in committed)
+    expected = {
+        "keep": "keep    tenacity==9.2.1 (GHSA-xxxx-xxxx-xxxx): raises the pin of every lock in its scope "
+        f"({len(committed)})",
+        "drop": f"drop    urllib3==2.5.0 (CVE-2025-50181): no lock in its scope needs it ({notes})",
+    }
+    assert ran.stdout.splitlines() == [expected[v] for v in verdicts]
+
+
+def test_invoke_overrides_check_refuses_a_bad_file_in_one_line(root, tmp_path):
+    overrides = tmp_path / "candidate-overrides.toml"
+    overrides.write_text(ABOVE_THE_LOCKS + entry(version=">=2.5"))
+    ran = invoke_overrides_check(root, "--file", str(overrides))
+    assert (ran.returncode, ran.stdout) == (1, "")
+    assert ran.stderr.splitlines() == [
+        "error: candidate-overrides.toml: override #2 (urllib3): version '>=2.5' is not an exact version; "
+        "accepted: a PEP 440 version such as 2.5.0 (no ==, >= or ranges)"
+    ]
