@@ -20,8 +20,9 @@ from airflow_image.compose import generate_quick_start  # noqa: E402
 from airflow_image.credentials import credential_sources  # noqa: E402
 from airflow_image.errors import AirflowImageError  # noqa: E402
 from airflow_image.matrix import load_matrix  # noqa: E402
+from airflow_image.push import push_images, tag_for_release  # noqa: E402
 from airflow_image.refresh import update_lock, update_matrix  # noqa: E402
-from airflow_image.release import push_images, release, tag_for_release  # noqa: E402
+from airflow_image.release import release  # noqa: E402
 from airflow_image.release_plan import format_summary, parse_registry, parse_release_options  # noqa: E402
 from airflow_image.runner import SubprocessRunner  # noqa: E402
 from airflow_image.settings import load_settings  # noqa: E402
@@ -86,6 +87,8 @@ def update_locks(c, version=None, python=None, dry_run=False):
                     "its password from $COSIGN_PASSWORD",
         "sign_keyless": "sign and attest keyless (OIDC identity, as in the release workflow)",
         "tlog": "record signatures in the public transparency log (default; --no-tlog for private registries)",
+        "out": "folder for the release summary and the pushed images' SBOMs, written to OUT/<version>/ "
+               "(default: dist/release)",
         "dry_run": "plan and check everything; build, test and push nothing",
     },
 )
@@ -103,6 +106,7 @@ def release_task(
     sign_key=None,
     sign_keyless=False,
     tlog=True,
+    out="dist/release",
     dry_run=False,
 ):
     """Build, test and push every flavour of a version, or push nothing; a re-run pushes only what is missing."""
@@ -119,6 +123,7 @@ def release_task(
         sign_key=sign_key,
         sign_keyless=sign_keyless,
         transparency_log=tlog,
+        out=ROOT / out,
         interpreter=sys.executable,
         environ=os.environ,
         home=Path.home(),
@@ -305,7 +310,7 @@ def overrides_check_task(c, version=None, file=None):
 @one_line_errors
 def verify_task(c, image, key=None, identity_regexp=None, oidc_issuer=None, tlog=True):
     """Check an image's signature, its signed SBOM and provenance, and that the provenance names this repository."""
-    from airflow_image.release import client_for_image
+    from airflow_image.push import client_for_image
     from airflow_image.signing import parse_verifier, verify_image
 
     settings = load_settings(ROOT)

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import datetime
 import shlex
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .attestation import check_signer, format_signing, sign_pushed
 from .base_check import (
     CheckOptions,
     ClientFactory,
@@ -29,28 +29,16 @@ from .build import BuildOptions, build_image
 from .cli_options import ca_bundle_from
 from .credentials import find_credentials
 from .engine import inspect_image
-from .errors import AirflowImageError, BaseImagesUncheckable, ImageTestsFailed, RegistryError
+from .errors import AirflowImageError, BaseImagesUncheckable, ImageTestsFailed, SbomError
 from .matrix import VersionMatrix
-from .params import BuildRequest
-from .registry import RegistryClient
-from .release import (
-    attestation_steps,
-    check_signer,
-    format_signing,
-    push_environment,
-    push_image,
-    push_index,
-    read_back,
-    run_image_tests,
-    run_signing,
-    tag_image,
-)
+from .push import push_environment, push_image, push_index, read_back, tag_image
+from .release import run_image_tests
 from .release_plan import ReleaseOptions, TagResult, flavour_tags, format_summary, platform_tag
 from .runner import CommandRunner
-from .sbom import for_digest, format_changes, image_sbom, inventory, validate_sbom, write_sbom
-from .sbom_publish import ArtifactClient, push_sbom
+from .sbom import format_changes, inventory
+from .sbom_publish import ArtifactClient, generate_sboms, publish_sboms
 from .settings import ProjectSettings
-from .signing import Signer, parse_signer, pushed_images
+from .signing import Signer, parse_signer
 from .tags import exact_tag
 
 EXTRAS_LABEL = "org.apache.airflow.extras"
@@ -103,10 +91,21 @@ def dated_tag(exact: str, day: datetime.date, existing: Sequence[str]) -> str:
     return f"{first}.{counter}"
 
 
+def is_main_tag(tag: str) -> bool:
+    """`main`, `main-pythonA.B` and their `slim-` twins: builds of the main branch. Their version label is
+    the release they were built from, so only the tag tells them apart from that release's images."""
+    name = tag.removeprefix("slim-")
+    return name == "main" or name.startswith("main-python")
+
+
 def plan_rebuilds(
     statuses: Sequence[ImageStatus], matrix: VersionMatrix, *, today: datetime.date, all_tags: Sequence[str]
 ) -> tuple[list[Rebuild], list[str]]:
-    """The stale flavours and the tags each takes; plus one line per stale image not rebuilt here."""
+    """The stale flavours and the tags each takes; plus one line per stale image not rebuilt here: main
+    images (the daily main-branch build replaces them) and versions the matrix does not know."""
+    skipped = [f"{tag}: a main-branch image; not rebuilt here (the daily main-branch build rebuilds it)"
+               for tag in stale_main_images(statuses)]  # fmt: skip
+    statuses = [s for s in statuses if not is_main_tag(s.tag)]
     by_tag = {s.tag: s for s in statuses}
     stale_digests = {s.digest for s in statuses if s.stale}
     # One stale platform makes the whole index stale: its platforms are rebuilt together.
@@ -115,7 +114,6 @@ def plan_rebuilds(
         if s.platform:
             platforms_of.setdefault(s.digest, set()).add(s.platform)
     rebuilds: list[Rebuild] = []
-    skipped: list[str] = []
     seen: set[tuple[str, str, str]] = set()
     for status in (s for s in statuses if s.stale):
         key = (status.version, status.python, status.variant)
@@ -123,8 +121,8 @@ def plan_rebuilds(
             continue
         seen.add(key)
         if status.version not in matrix.releases:
-            skipped.append(f"{status.tag}: apache-airflow {status.version or '?'} is not a release in the matrix "
-                           "(main images are rebuilt by the main-branch build); not rebuilt")
+            skipped.append(f"{status.tag}: apache-airflow {status.version or '?'} is not a release in the version "
+                           "matrix (invoke update-matrix if it was released since); not rebuilt")
             continue
         tags = flavour_tags(matrix, matrix.get(status.version), status.python, status.variant)
         exact = exact_tag(status.version, status.python, variant=status.variant)
@@ -147,6 +145,27 @@ def plan_rebuilds(
             )
         )
     return rebuilds, skipped
+
+
+def stale_main_images(statuses: Sequence[ImageStatus]) -> list[str]:
+    return list(dict.fromkeys(s.tag for s in statuses if s.stale and is_main_tag(s.tag)))
+
+
+def nothing_to_rebuild(statuses: Sequence[ImageStatus]) -> str:
+    """Why rebuild-stale did nothing, when nothing it may rebuild is stale."""
+    main = stale_main_images(statuses)
+    others = list(dict.fromkeys(s.tag for s in statuses if s.stale and not is_main_tag(s.tag)))
+    if not main and not others:
+        return "nothing to rebuild: every released image is on its base's current digest"
+    reasons = []
+    if others:
+        reasons.append(f"the stale image(s) {', '.join(others)} are of versions the matrix does not know")
+    else:
+        reasons.append("every released image is on its base's current digest")
+    if main:
+        reasons.append(f"the stale main image(s) {', '.join(main)} are rebuilt on the bases' current digests by "
+                       "the daily main-branch build, not by rebuild-stale (docs/security.md)")
+    return "nothing to rebuild: " + "; ".join(reasons)
 
 
 def format_rebuilds(rebuilds: Sequence[Rebuild], ref: Callable[[str], str]) -> list[str]:
@@ -211,7 +230,7 @@ def rebuild_stale(
     for line in (*skipped, *format_rebuilds(rebuilds, ref)):
         out(line)
     if not rebuilds:
-        out("nothing to rebuild: every released image is on its base's current digest")
+        out(nothing_to_rebuild(statuses))
         return ()
     if runner.dry_run:
         out(f"dry run: {len(rebuilds)} flavour(s) would be rebuilt, tested and pushed; nothing was done")
@@ -234,11 +253,8 @@ def rebuild_stale(
               if not run_image_tests(settings, request, test_options, runner)]  # fmt: skip
     if failed:
         raise ImageTestsFailed(f"image tests failed for the rebuilt {', '.join(failed)}; nothing was pushed")
-    documents = {}
-    if options.out_dir is not None or options.signer is not None:
-        sbom_started = time.monotonic()
-        documents = {key: _sbom(runner, request, platform=key[1]) for key, request in built.items()}
-        sbom_seconds = time.monotonic() - sbom_started
+    # generated before anything is pushed: a failure here leaves the registry untouched
+    documents, sbom_seconds = generate_sboms(built, runner)
 
     results: list[TagResult] = []
     repository = registry.repository(settings.image_name)
@@ -256,68 +272,24 @@ def rebuild_stale(
     out("rebuild summary (as read back from the registry):")
     for line in format_summary(results):
         out(line)
-    if options.out_dir is not None:
-        for r in rebuilds:
-            digests = _platform_digests(client, repository, r, results, ref)
-            for platform, digest in digests.items():
-                document = for_digest(documents[r.dated, platform], digest)
-                _write_sbom(r, platform, document, options.out_dir, out)
-                _publish_sbom(client, repository, digest, document, ref(r.dated), out)
+    published = {}
+    for r in rebuilds:
+        digest = next(t.digest for t in results if t.ref == ref(r.dated))
+        sboms = {platform: doc for (dated, platform), doc in documents.items() if dated == r.dated}
+        published[r.dated] = (digest, publish_sboms(client, repository, digest, sboms, name=r.dated,
+                                                    out_dir=options.out_dir, out=out))  # fmt: skip
+        if options.out_dir is not None:
             _write_report(r, options.out_dir, runner, ref, pull_env, out)
     signing = None
     if options.signer is not None:
         started = time.monotonic()
-        with push_environment(runner, registry.host, credentials, sources) as env, \
-                tempfile.TemporaryDirectory(prefix="airflow-image-attest-") as tmp:
-            steps = []
-            for r in rebuilds:
-                digest = next(t.digest for t in results if t.ref == ref(r.dated))
-                sboms = {platform: doc for (dated, platform), doc in documents.items() if dated == r.dated}
-                steps += attestation_steps(options.signer, client, ref(r.dated).rpartition(":")[0], digest, sboms,
-                                           workdir=Path(tmp))  # fmt: skip
-            run_signing(steps, runner, env=env)
+        with push_environment(runner, registry.host, credentials, sources) as env:
+            signed = [(ref(dated).rpartition(":")[0], digest, docs) for dated, (digest, docs) in published.items()]
+            steps = sign_pushed(options.signer, client, signed, runner=runner, env=env)
         signing = (steps, sbom_seconds, time.monotonic() - started)
     for line in format_signing(options.signer, signing, skipped=[]):
         out(line)
     return tuple(results)
-
-
-def _platform_digests(
-    client: RegistryClient, repository: str, rebuild: Rebuild, results: Sequence[TagResult], ref: Callable[[str], str]
-) -> dict[str, str]:
-    """platform → the digest of its pushed image ("" → the dated tag's own, for a single-platform image)."""
-    digest = next(r.digest for r in results if r.ref == ref(rebuild.dated))
-    if not rebuild.platforms:
-        return {"": digest}
-    return {i.platform: i.digest for i in pushed_images(client, repository, digest, platform="")}
-
-
-def _publish_sbom(
-    client: RegistryClient, repository: str, digest: str, document: dict, name: str, out: Callable[[str], None]
-) -> None:
-    """Next to the image in the registry, where the registry takes OCI artifacts; else a note."""
-    if not isinstance(client, ArtifactClient):
-        out(f"SBOM of {name} not pushed: this registry client cannot upload blobs")
-        return
-    try:
-        tag = push_sbom(client, repository, digest, document)
-    except RegistryError as exc:
-        out(f"SBOM of {name} not pushed (kept as a file): {exc}")
-        return
-    out(f"pushed the SBOM of {name} ({digest[:19]}) as {tag}")
-
-
-def _sbom(runner: CommandRunner, request: BuildRequest, *, platform: str) -> dict:
-    local = inspect_image(runner, request.tags[0])
-    return image_sbom(runner, request.tags[0], digest=local.id if local else "",
-                      labels=local.labels if local else {}, platform=platform)  # fmt: skip
-
-
-def _write_sbom(rebuild: Rebuild, platform: str, document: dict, out_dir: Path, out: Callable[[str], None]) -> None:
-    """`<dated>.cdx.json`, or `<dated>-<arch>.cdx.json` for each platform of a multi-platform image."""
-    validate_sbom(document)
-    name = platform_tag(rebuild.dated, platform) if platform else rebuild.dated
-    out(f"wrote {write_sbom(document, out_dir / f'{name}.cdx.json')}")
 
 
 def _write_report(
@@ -336,6 +308,8 @@ def _write_report(
         if rebuild.platforms:  # the index was assembled in the registry; the engine has only its parts
             runner.run(["docker", "pull", "--quiet", new_ref], capture=True, env=pull_env)
         old, new = inspect_image(runner, old_ref), inspect_image(runner, new_ref)
+        if old is None or new is None:
+            raise SbomError(f"{old_ref if old is None else new_ref} is not on this host after the pull")
         lines = format_changes(old_ref, new_ref, inventory(runner, old_ref, size=old.size),
                                inventory(runner, new_ref, size=new.size))
     except AirflowImageError as exc:

@@ -66,6 +66,8 @@ class ReleaseOptions:
     credentials: CredentialSources | None = None
     platforms: tuple[str, ...] = ()  # empty: [tool.airflow-image] release-platforms
     signer: Signer | None = None  # None: pushed unsigned, no attestations beyond BuildKit's own
+    # The summary and each pushed image's SBOM are written to out_dir/<version>/; None: printed only.
+    out_dir: Path | None = None
 
 
 def parse_release_options(
@@ -81,6 +83,7 @@ def parse_release_options(
     sign_key: str | None = None,
     sign_keyless: bool = False,
     transparency_log: bool = True,
+    out: Path | None = None,
     interpreter: str,
     environ: Mapping[str, str],
     home: Path,
@@ -103,6 +106,7 @@ def parse_release_options(
         credentials=credential_sources(environ, home=home),
         platforms=tuple(dict.fromkeys(p.strip() for p in platforms if p.strip())),
         signer=parse_signer(sign_key=sign_key, keyless=sign_keyless, transparency_log=transparency_log),
+        out_dir=out,
     )
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
+from .engine import inspect_image
 from .errors import SbomError
 from .overrides import LABEL as OVERRIDES_LABEL
 from .overrides import SBOM_PROPERTY as OVERRIDE_PROPERTY
@@ -207,6 +208,15 @@ def image_sbom(
                           image=image, digest=digest, labels=labels)
     validate_sbom(document)
     return document
+
+
+def local_image_sbom(runner: CommandRunner, ref: str, *, platform: str = "") -> dict:
+    """The SBOM of an image just built on this host, generated before anything is pushed; it names the
+    image by its local id until the registry gives it a digest (for_digest)."""
+    local = inspect_image(runner, ref)
+    if local is None:
+        raise SbomError(f"image {ref} is not on this host, so no SBOM can be generated from it")
+    return image_sbom(runner, ref, digest=local.id, labels=local.labels, platform=platform)
 
 
 def for_digest(document: dict, digest: str) -> dict:

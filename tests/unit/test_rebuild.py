@@ -10,11 +10,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
+from fake_sbom import is_sbom_command, sbom_answer
 
 from airflow_image.base_check import BASE_DIGEST_LABEL, BASE_NAME_LABEL, CheckOptions, ImageStatus
 from airflow_image.credentials import CredentialSources
 from airflow_image.errors import BaseImagesUncheckable, ImageTestsFailed, RegistryUnreachable
-from airflow_image.rebuild import RebuildOptions, dated_tag, plan_rebuilds, rebuild_stale
+from airflow_image.rebuild import RebuildOptions, dated_tag, is_main_tag, plan_rebuilds, rebuild_stale
 from airflow_image.registry import DOCKER_MANIFEST, Manifest
 from airflow_image.release_plan import Registry
 from airflow_image.runner import Result
@@ -68,7 +69,9 @@ def test_plan_moves_the_conventions_tags_that_point_at_the_stale_image(matrix):
         status("latest-python3.11", "old-311", "3.11"),
         status("3.3.2-python3.13", "old-313", "3.13", current=D1),  # current: not rebuilt
         status("3.3.1-python3.11", "older-311", "3.11", version="3.3.1"),
-        status("main-python3.12", "main", "3.12", version="main"),
+        # a main-branch build carries the version it was built from: only its tag says it is a main image
+        status("main-python3.12", "main", "3.12"),
+        status("9.9.9-python3.12", "unknown", "3.12", version="9.9.9"),
     ]
     rebuilds, skipped = plan_rebuilds(statuses, matrix, today=DAY, all_tags=("3.3.2-python3.11-20261125",))
     assert [(r.version, r.python, r.moving, r.dated) for r in rebuilds] == [
@@ -77,8 +80,17 @@ def test_plan_moves_the_conventions_tags_that_point_at_the_stale_image(matrix):
     ]
     assert rebuilds[0].extras == ("postgres",) and rebuilds[0].constraints == "lock"
     assert rebuilds[0].base == f"{BASE_HOST}/python:3.11-slim" and rebuilds[0].old_digest == digest("old-311")
-    assert skipped == ["main-python3.12: apache-airflow main is not a release in the matrix (main images are "
-                       "rebuilt by the main-branch build); not rebuilt"]
+    assert skipped == [
+        "main-python3.12: a main-branch image; not rebuilt here (the daily main-branch build rebuilds it)",
+        "9.9.9-python3.12: apache-airflow 9.9.9 is not a release in the version matrix (invoke update-matrix if "
+        "it was released since); not rebuilt",
+    ]
+
+
+@pytest.mark.parametrize("tag", ["main", "main-python3.12", "slim-main", "slim-main-python3.11"])
+def test_main_images_are_told_apart_by_their_tag(tag):
+    assert is_main_tag(tag)
+    assert not is_main_tag("3.3.2-python3.12") and not is_main_tag("mainline") and not is_main_tag("latest")
 
 
 def test_a_convention_tag_pointing_at_a_current_image_is_not_taken_over(matrix):
@@ -110,6 +122,8 @@ class FakeRegistries:
     tags: dict[str, tuple[str, dict]] = field(default_factory=dict)
     bases: dict[str, str] = field(default_factory=dict)
     base_down: bool = False
+    sboms: dict[str, dict] = field(default_factory=dict)  # subject digest → the SBOM pushed beside it
+    blobs: dict[str, bytes] = field(default_factory=dict)
 
     def client(self, host, *, credentials=None):
         return self if host == HOST else BaseClient(self)
@@ -128,6 +142,19 @@ class FakeRegistries:
 
     def image_size(self, repository, tag):
         return 1000
+
+    def get_manifest(self, repository, reference):
+        found = next((d for d, _ in self.tags.values() if d == reference), None)
+        return Manifest(found, DOCKER_MANIFEST, b"{}") if found else None
+
+    def upload_blob(self, repository, data):
+        self.blobs[digest := "sha256:" + hashlib.sha256(data).hexdigest()] = data
+        return digest
+
+    def put_manifest(self, repository, tag, manifest):
+        body = json.loads(manifest.body)
+        self.sboms[body["subject"]["digest"]] = json.loads(self.blobs[body["layers"][0]["digest"]])
+        return manifest.digest
 
 
 @dataclass
@@ -197,9 +224,11 @@ class FakeEngine:
             pushed = digest(json.dumps(image_labels, sort_keys=True))
             self.registries.tags[argv[2].rsplit(":", 1)[1]] = (pushed, image_labels)
             return Result(tuple(argv), 0, f"x: digest: {pushed} size: 528\n")
+        if is_sbom_command(argv):
+            return sbom_answer(argv)
         raise AssertionError(f"unexpected command {argv}")
 
-    def kinds(self) -> list[str]:
+    def kinds(self, *, sbom=False) -> list[str]:
         names = {("docker", "pull"): "pull", ("docker", "buildx", "build"): "build", ("docker", "tag"): "tag",
                  ("docker", "push"): "push"}
         found = []
@@ -207,6 +236,8 @@ class FakeEngine:
             found += [n for p, n in names.items() if tuple(c[: len(p)]) == p]
             if c[1:4] == ["-m", "pytest", "tests/image"]:
                 found.append("test")
+            if sbom and is_sbom_command(c) and "environment" in c:
+                found.append("sbom")
         return found
 
 
@@ -217,11 +248,12 @@ def released() -> FakeRegistries:
     return FakeRegistries(tags=tags, bases={"python:3.11-slim": D2, "python:3.13-slim": D1})
 
 
-def run(settings, matrix, registries, *, dry_run=False, failing_python=""):
+def run(settings, matrix, registries, *, dry_run=False, failing_python="", out_dir=None):
     engine = FakeEngine(registries, failing_python=failing_python, dry_run=dry_run)
     options = RebuildOptions(
         check=CheckOptions(Registry(HOST), credentials=CredentialSources(docker_config=Path("/nonexistent"))),
         today=DAY,
+        out_dir=out_dir,
     )
     lines: list[str] = []
     results = rebuild_stale(settings, matrix, options, runner=engine, client_factory=registries.client,
@@ -269,6 +301,34 @@ def test_nothing_stale_does_nothing(settings, matrix):
     engine, results, lines = run(settings, matrix, registries)
     assert results == () and engine.kinds() == []
     assert lines[-1] == "nothing to rebuild: every released image is on its base's current digest"
+
+
+def test_only_stale_main_images_are_named_and_left_to_the_daily_main_build(settings, matrix):
+    registries = released()
+    registries.bases["python:3.11-slim"] = D1
+    # the main images of 3.12, built (from 3.3.2) on a base that has moved on since
+    main = labels("3.12", D1)
+    registries.tags |= {tag: (digest("main-312"), main) for tag in ("main-python3.12", "main")}
+    registries.bases["python:3.12-slim"] = D2
+    engine, results, lines = run(settings, matrix, registries)
+    assert results == () and engine.kinds() == []
+    assert lines[-1] == (
+        "nothing to rebuild: every released image is on its base's current digest; the stale main image(s) main, "
+        "main-python3.12 are rebuilt on the bases' current digests by the daily main-branch build, not by "
+        "rebuild-stale (docs/security.md)")
+
+
+def test_rebuild_generates_the_sbom_before_pushing_and_publishes_it(settings, matrix, tmp_path):
+    registries = released()
+    engine, _, lines = run(settings, matrix, registries, out_dir=tmp_path)
+    # (the last pull: the old image, for the change report)
+    assert engine.kinds(sbom=True) == ["pull", "build", "test", "sbom", "tag", "tag", "tag", *["push"] * 4, "pull"]
+    dated = "3.3.2-python3.11-20261125"
+    document = json.loads((tmp_path / f"{dated}.cdx.json").read_text())
+    pushed = registries.tags[dated][0]
+    assert document["metadata"]["component"]["version"] == pushed
+    assert registries.sboms == {pushed: document}
+    assert f"pushed the SBOM of {dated} ({pushed[:19]}) as {pushed.replace(':', '-')}.sbom" in lines
 
 
 def test_a_base_registry_that_is_down_rebuilds_nothing(settings, matrix):

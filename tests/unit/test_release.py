@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from fake_sbom import is_sbom_command, sbom_answer
 
 from airflow_image.credentials import Credentials, CredentialSources
 from airflow_image.errors import (
@@ -19,12 +20,18 @@ from airflow_image.errors import (
     RegistryMismatch,
     RegistryUnreachable,
     ReleaseRefused,
+    SbomError,
     UnknownVersion,
 )
-from airflow_image.registry import Manifest
-from airflow_image.release import push_image, push_images, release, tag_for_release
+from airflow_image.push import push_image, push_images, tag_for_release
+from airflow_image.registry import DOCKER_MANIFEST, OCI_INDEX, OCI_MANIFEST, Manifest
+from airflow_image.release import release
 from airflow_image.release_plan import INPUTS_HASH_LABEL, Registry, ReleaseOptions
 from airflow_image.runner import Result
+from airflow_image.sbom import validate_sbom
+from airflow_image.sbom_publish import sbom_tag
+from airflow_image.signing import PROVENANCE_PREDICATE as PROVENANCE
+from airflow_image.signing import Signer
 
 HOST = "127.0.0.1:5000"
 BASES = {
@@ -61,6 +68,11 @@ class FakeRegistry:
         return self.tags[tag][0] if tag in self.tags else None
 
     indexes: dict[str, dict[str, str]] = field(default_factory=dict)  # index digest → platform → image tag
+    blobs: dict[str, bytes] = field(default_factory=dict)
+    artifacts: dict[str, Manifest] = field(default_factory=dict)  # tag → an SBOM's artifact manifest
+    # A pushed single-platform image answers as BuildKit pushes it: an index of the image and the
+    # attestation manifest that holds its provenance.
+    buildkit_index: bool = False
 
     def image_labels(self, repository, tag, *, platform="linux/amd64"):
         if tag not in self.tags:
@@ -79,17 +91,62 @@ class FakeRegistry:
         return 1000
 
     def get_manifest(self, repository, reference):
+        if self.buildkit_index:
+            found = self._buildkit_manifest(reference)
+            if found is not None:
+                return found
+        if reference in self.indexes:
+            entries = [{"mediaType": OCI_MANIFEST, "digest": self.tags[tag][0],
+                        "platform": dict(zip(("os", "architecture"), platform.split("/"), strict=True))}
+                       for platform, tag in self.indexes[reference].items()]  # fmt: skip
+            return Manifest(reference, OCI_INDEX, json.dumps({"manifests": entries}).encode())
         for digest, labels in self.tags.values():
             if reference == digest:
-                return Manifest(
-                    digest, "application/vnd.docker.distribution.manifest.v2+json", json.dumps(labels).encode()
-                )
+                return Manifest(digest, DOCKER_MANIFEST, json.dumps(labels).encode())
         return None
 
     def put_manifest(self, repository, tag, manifest):
+        if b'"subject"' in manifest.body:  # an artifact beside an image, not an image
+            self.artifacts[tag] = manifest
+            return manifest.digest
         self.puts.append(tag)
         self.tags[tag] = (manifest.digest, json.loads(manifest.body))
         return manifest.digest
+
+    def _buildkit_manifest(self, reference):
+        for digest in {d for d, _ in self.tags.values()} - set(self.indexes):
+            image, attestation = _digest(f"image {digest}"), _digest(f"attestation {digest}")
+            if reference == digest:
+                entries = [{"mediaType": OCI_MANIFEST, "digest": image,
+                            "platform": {"os": "linux", "architecture": "amd64"}},
+                           {"mediaType": OCI_MANIFEST, "digest": attestation,
+                            "platform": {"os": "unknown", "architecture": "unknown"},
+                            "annotations": {"vnd.docker.reference.type": "attestation-manifest",
+                                            "vnd.docker.reference.digest": image}}]  # fmt: skip
+                return Manifest(digest, OCI_INDEX, json.dumps({"manifests": entries}).encode())
+            if reference == image:
+                return Manifest(image, OCI_MANIFEST, b'{"layers": []}')
+            if reference == attestation:
+                layer = {"digest": _digest("provenance"), "annotations": {"in-toto.io/predicate-type": PROVENANCE}}
+                return Manifest(attestation, OCI_MANIFEST, json.dumps({"layers": [layer]}).encode())
+        return None
+
+    def blob(self, repository, digest):
+        if digest == _digest("provenance"):
+            return json.dumps({"predicate": {"buildType": "https://mobyproject.org/buildkit@v1"}}).encode()
+        return self.blobs[digest]
+
+    def upload_blob(self, repository, data):
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        self.blobs[digest] = data
+        return digest
+
+    def sboms(self) -> dict[str, dict]:
+        """subject digest → the SBOM pushed beside it."""
+        found = {}
+        for manifest in self.artifacts.values():
+            found[manifest.data["subject"]["digest"]] = json.loads(self.blobs[manifest.data["layers"][0]["digest"]])
+        return found
 
 
 @dataclass
@@ -98,11 +155,13 @@ class FakeEngine:
 
     registry: FakeRegistry
     failing_python: str = ""
+    failing_sbom: bool = False
     dry_run: bool = False
     commands: list[list[str]] = field(default_factory=list)
     inputs: list[str | None] = field(default_factory=list)
     local: dict[str, dict] = field(default_factory=dict)  # ref → labels
     lines: list[str] = field(default_factory=list)
+    attested: list[tuple[str, str, dict]] = field(default_factory=list)  # (ref, predicate type, predicate)
 
     def echo(self, line):
         self.lines.append(line)
@@ -159,13 +218,22 @@ class FakeEngine:
             return Result(tuple(argv), 0)
         if argv[:2] == ["docker", "login"]:
             return Result(tuple(argv), 0)
+        if is_sbom_command(argv):
+            return sbom_answer(argv, fail=self.failing_sbom)
+        if argv[:2] == ["cosign", "attest"]:
+            predicate = json.loads(Path(argv[argv.index("--predicate") + 1]).read_text())
+            self.attested.append((argv[-1], argv[argv.index("--type") + 1], predicate))
+            return Result(tuple(argv), 0)
+        if argv[:2] in (["cosign", "public-key"], ["cosign", "sign"]):
+            return Result(tuple(argv), 0)
         raise AssertionError(f"unexpected command {argv}")
 
     def ran(self, *prefix):
         return [c for c in self.commands if c[: len(prefix)] == list(prefix)]
 
-    def kinds(self):
-        """The side-effecting steps in order: build / test / tag / push."""
+    def kinds(self, *, sbom=False):
+        """The side-effecting steps in order: build / test / tag / push (and with `sbom`, each SBOM's
+        generator run)."""
         names = {("docker", "buildx", "build"): "build", ("docker", "tag"): "tag", ("docker", "push"): "push"}
         out = []
         for c in self.commands:
@@ -174,6 +242,8 @@ class FakeEngine:
                     out.append(name)
             if c[1:4] == ["-m", "pytest", "tests/image"]:
                 out.append("test")
+            if sbom and is_sbom_command(c) and "environment" in c:
+                out.append("sbom")
         return out
 
 
@@ -418,6 +488,101 @@ def test_a_tag_that_lacks_a_planned_platform_is_rebuilt(settings, matrix):
     engine = FakeEngine(fake)
     run_release(settings, matrix, engine, fake, pythons=("3.11",), platforms=("linux/amd64", "linux/arm64"))
     assert len(engine.ran("docker", "buildx", "build")) == 2
+
+
+def _purls(document: dict) -> list[str]:
+    return [c.get("purl", "") for c in document["components"]]
+
+
+def test_an_unsigned_release_generates_every_sbom_before_any_push_and_publishes_it(settings, matrix, tmp_path):
+    registry = FakeRegistry()
+    engine = FakeEngine(registry)
+    results, lines = run_release(settings, matrix, engine, registry, out_dir=tmp_path)
+    kinds = engine.kinds(sbom=True)
+    assert kinds[:6] == ["build", "build", "test", "test", "sbom", "sbom"], kinds
+    assert "sbom" not in kinds[6:] and kinds.count("push") == 6
+    folder = tmp_path / "3.3.2"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "3.3.2-python3.11.cdx.json", "3.3.2-python3.13.cdx.json", "summary.txt"]
+    pushed = registry.sboms()
+    for python in ("3.11", "3.13"):
+        digest = registry.tags[f"3.3.2-python{python}"][0]
+        document = json.loads((folder / f"3.3.2-python{python}.cdx.json").read_text())
+        validate_sbom(document)
+        assert document["metadata"]["component"]["version"] == digest  # names the pushed image
+        assert "pkg:pypi/apache-airflow@3.3.2" in _purls(document)
+        assert any(p.startswith("pkg:deb/debian/libc6@") for p in _purls(document))
+        assert pushed[digest] == document, "the SBOM beside the image is not the file"
+        assert f"pushed the SBOM of 3.3.2-python{python} ({digest[:19]}) as {sbom_tag(digest)}" in lines
+    summary = (folder / "summary.txt").read_text().splitlines()
+    assert summary[0].startswith(f"release of apache-airflow 3.3.2 to {HOST}, ")
+    assert summary[1] == "release summary (as read back from the registry):"
+    assert all(any(r.ref in line and r.digest in line for line in summary) for r in results)
+    assert f"wrote {folder / '3.3.2-python3.11.cdx.json'}" in summary
+    assert summary[-1].startswith("not signed: ")
+    assert lines[-1] == f"wrote {folder / 'summary.txt'}"
+
+
+def test_an_sbom_that_cannot_be_generated_pushes_nothing(settings, matrix, tmp_path):
+    registry = FakeRegistry()
+    engine = FakeEngine(registry, failing_sbom=True)
+    with pytest.raises(SbomError, match=r"^cyclonedx-py failed in a container of .*: RuntimeError: the generator"):
+        run_release(settings, matrix, engine, registry, out_dir=tmp_path)
+    assert "push" not in engine.kinds() and registry.tags == {} and registry.artifacts == {}
+    assert not (tmp_path / "3.3.2").exists()
+
+
+def test_a_signed_release_attests_the_sbom_it_wrote_and_pushed(settings, matrix, tmp_path):
+    registry = FakeRegistry(buildkit_index=True)
+    engine = FakeEngine(registry)
+    _, lines = run_release(settings, matrix, engine, registry, pythons=("3.11",), out_dir=tmp_path,
+                           signer=Signer("k.key", transparency_log=False))  # fmt: skip
+    kinds = engine.kinds(sbom=True)
+    assert kinds.index("sbom") < kinds.index("push")
+    written = json.loads((tmp_path / "3.3.2" / "3.3.2-python3.11.cdx.json").read_text())
+    image = _digest(f"image {registry.tags['3.3.2-python3.11'][0]}")
+    assert written["metadata"]["component"]["version"] == image  # the platform image, not the index
+    assert registry.sboms() == {image: written}
+    attested = [predicate for _, kind, predicate in engine.attested if kind == "cyclonedx"]
+    assert attested == [written, written]  # on the index and on the image: the same document
+    assert any(line.startswith("signed 2 digests and attached 4 attestations") for line in lines)
+
+
+def test_a_multi_platform_release_publishes_one_sbom_per_platform_image(settings, matrix, tmp_path):
+    registry = FakeRegistry()
+    engine = FakeEngine(registry)
+    run_release(settings, matrix, engine, registry, pythons=("3.11",), out_dir=tmp_path,
+                platforms=("linux/amd64", "linux/arm64"))  # fmt: skip
+    pushed = registry.sboms()
+    for arch in ("amd64", "arm64"):
+        document = json.loads((tmp_path / "3.3.2" / f"3.3.2-python3.11-{arch}.cdx.json").read_text())
+        digest = registry.tags[f"3.3.2-python3.11-{arch}"][0]
+        assert document["metadata"]["component"]["version"] == digest
+        assert [p for p in _purls(document) if "libc6" in p] == [
+            f"pkg:deb/debian/libc6@2.36-9%2Bdeb12u10?arch={arch}&distro=debian-12&upstream=glibc"]
+        assert pushed[digest] == document
+    assert len(pushed) == 2
+
+
+def test_a_re_run_writes_a_new_summary_and_generates_no_sbom(settings, matrix, tmp_path):
+    registry = FakeRegistry()
+    run_release(settings, matrix, FakeEngine(registry), registry, pythons=("3.11",), out_dir=tmp_path)
+    first = (tmp_path / "3.3.2" / "3.3.2-python3.11.cdx.json").read_text()
+    again = FakeEngine(registry)
+    run_release(settings, matrix, again, registry, pythons=("3.11",), out_dir=tmp_path)
+    assert again.kinds(sbom=True) == []
+    assert (tmp_path / "3.3.2" / "3.3.2-python3.11.cdx.json").read_text() == first
+    summary = (tmp_path / "3.3.2" / "summary.txt").read_text()
+    assert "3.3.2-python3.11: not built by this release, so no new SBOM" in summary
+
+
+def test_a_dry_run_generates_no_sbom_and_writes_nothing(settings, matrix, tmp_path):
+    registry = FakeRegistry()
+    engine = FakeEngine(registry, dry_run=True)
+    _, lines = run_release(settings, matrix, engine, registry, out_dir=tmp_path)
+    assert not any(is_sbom_command(c) for c in engine.commands)
+    assert "(dry run) generate the SBOM of each of the 2 image(s) built, before pushing anything" in lines
+    assert list(tmp_path.iterdir()) == []
 
 
 @dataclass

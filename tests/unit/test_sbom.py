@@ -3,13 +3,14 @@ output, schema validation, and the package changes between two images."""
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
 import pytest
 
-from airflow_image.errors import SbomError
-from airflow_image.registry import Manifest
+from airflow_image.errors import RegistryError, SbomError
+from airflow_image.registry import DOCKER_MANIFEST, OCI_INDEX, Manifest
 from airflow_image.runner import Result
 from airflow_image.sbom import (
     DebPackage,
@@ -25,7 +26,7 @@ from airflow_image.sbom import (
     python_sbom_command,
     validate_sbom,
 )
-from airflow_image.sbom_publish import sbom_manifest, sbom_tag
+from airflow_image.sbom_publish import publish_sboms, sbom_manifest, sbom_tag
 
 DPKG_STATUS = """\
 Package: libssl3t64
@@ -96,7 +97,8 @@ PYTHON_BOM = {
 
 def merged() -> dict:
     packages = parse_dpkg_status(DPKG_STATUS)
-    return merge_sbom(PYTHON_BOM, debian_components(packages, distro="debian-13"),
+    # a deep copy in: merge_sbom shares the generator's component objects, and a test changes one
+    return merge_sbom(copy.deepcopy(PYTHON_BOM), debian_components(packages, distro="debian-13"),
                       image="127.0.0.1:5000/airflow:3.3.2-python3.11", digest="sha256:" + "a" * 64,
                       labels={"org.apache.airflow.version": "3.3.2"})
 
@@ -184,3 +186,58 @@ def test_sbom_artifact_manifest_names_its_image_as_subject():
     assert body["layers"][0]["size"] == len(document)
     assert body["config"]["mediaType"] == "application/vnd.oci.empty.v1+json"
     assert sbom_tag(subject.digest) == "sha256-" + "b" * 64 + ".sbom"
+
+
+AMD, ARM, INDEX = ("sha256:" + c * 64 for c in "123")
+
+
+class ArtifactRegistry:
+    """An index of two platform images; takes blobs and manifests unless told to refuse them."""
+
+    host = "reg:5000"
+
+    def __init__(self, refuse=False):
+        self.refuse, self.pushed = refuse, {}
+
+    def get_manifest(self, repository, reference):
+        if reference == INDEX:
+            entries = [{"digest": d, "platform": {"os": "linux", "architecture": a}} for d, a in ((AMD, "amd64"),
+                                                                                               (ARM, "arm64"))]
+            return Manifest(INDEX, OCI_INDEX, json.dumps({"manifests": entries}).encode())
+        return Manifest(reference, DOCKER_MANIFEST, b"{}") if reference in (AMD, ARM) else None
+
+    def upload_blob(self, repository, data):
+        if self.refuse:
+            raise RegistryError("registry reg:5000 answered 415 to PUT airflow blob")
+        return "sha256:" + "0" * 64
+
+    def put_manifest(self, repository, tag, manifest):
+        self.pushed[tag] = manifest
+        return manifest.digest
+
+
+def test_each_platform_image_gets_its_own_file_and_artifact(tmp_path):
+    registry, lines = ArtifactRegistry(), []
+    documents = {"linux/amd64": merged(), "linux/arm64": merged()}
+    published = publish_sboms(registry, "airflow", INDEX, documents, name="3.3.2-python3.11", out_dir=tmp_path,
+                              out=lines.append)  # fmt: skip
+    assert sorted(published) == [AMD, ARM]
+    for digest, arch in ((AMD, "amd64"), (ARM, "arm64")):
+        written = json.loads((tmp_path / f"3.3.2-python3.11-{arch}.cdx.json").read_text())
+        assert written == published[digest] and written["metadata"]["component"]["version"] == digest
+        assert json.loads(registry.pushed[sbom_tag(digest)].body)["subject"]["digest"] == digest
+
+
+def test_a_registry_that_refuses_artifacts_leaves_the_sbom_a_file(tmp_path):
+    lines = []
+    publish_sboms(ArtifactRegistry(refuse=True), "airflow", AMD, {"": merged()}, name="3.3.2-python3.11",
+                  out_dir=tmp_path, out=lines.append)  # fmt: skip
+    assert (tmp_path / "3.3.2-python3.11.cdx.json").is_file()
+    assert lines[-1] == ("SBOM of 3.3.2-python3.11 not pushed (kept as a file): registry reg:5000 answered 415 to "
+                         "PUT airflow blob")
+
+
+def test_an_image_without_a_generated_sbom_is_refused(tmp_path):
+    with pytest.raises(SbomError, match=r"^no SBOM was generated for linux/arm64 of 3\.3\.2-python3\.11 "):
+        publish_sboms(ArtifactRegistry(), "airflow", INDEX, {"linux/amd64": merged()}, name="3.3.2-python3.11",
+                      out_dir=tmp_path, out=print)  # fmt: skip

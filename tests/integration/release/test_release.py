@@ -21,6 +21,8 @@ from airflow_image.engine import host_platform
 from airflow_image.release import release
 from airflow_image.release_plan import ENV_REGISTRY, INPUTS_HASH_LABEL, ReleaseOptions, flavour_tags, parse_registry
 from airflow_image.runner import SubprocessRunner
+from airflow_image.sbom import validate_sbom
+from airflow_image.sbom_publish import SBOM_MEDIA_TYPE, sbom_tag
 from airflow_image.signing import attested_predicates
 
 from .conftest import PASSWORD, USER, cosign, free_port, key_pair
@@ -48,11 +50,13 @@ def invoke(*args: str, docker_config: Path, env: dict[str, str] | None = None) -
 
 
 def release_args(
-    host: str, *extra: str, pythons=PYTHONS, version=VERSION, platforms=(HOST_PLATFORM,)
+    host: str, *extra: str, pythons=PYTHONS, version=VERSION, platforms=(HOST_PLATFORM,), out: Path | None = None
 ) -> list[str]:
     flavours = [a for p in pythons for a in ("--python", p)]
     chosen = [a for p in platforms for a in ("--platform", p)]
-    return ["release", "--version", version, "--registry", host, *flavours, *chosen, "--extras", EXTRAS, *extra]
+    folder = ["--out", str(out)] if out is not None else []
+    return ["release", "--version", version, "--registry", host, *flavours, *chosen, "--extras", EXTRAS, *folder,
+            *extra]  # fmt: skip
 
 
 @dataclass
@@ -98,15 +102,51 @@ def digests(client, tags) -> dict[str, str]:
     return {t: client.head_manifest("airflow", t) for t in tags}
 
 
-def test_release_of_two_flavours_end_to_end(registry, settings, matrix, ca_bundle):
-    result = invoke(*release_args(registry.host), docker_config=registry.docker_config)
+def image_tags(client) -> set[str]:
+    """The registry's tags less the SBOM artifacts attached to images."""
+    return {t for t in client.list_tags("airflow") if not t.endswith(".sbom")}
+
+
+def check_published_sbom(client, tag: str, path: Path) -> None:
+    """The SBOM file of `tag`'s image (the engine's platform): valid, naming the pushed image, listing
+    Airflow and a Debian libc6, and read back from the registry as the artifact beside the image."""
+    document = json.loads(path.read_text())
+    validate_sbom(document)
+    image = client.image_manifest("airflow", tag, platform=HOST_PLATFORM).digest
+    assert document["metadata"]["component"]["version"] == image
+    purls = [c.get("purl", "") for c in document["components"]]
+    assert "pkg:pypi/apache-airflow@3.3.2" in purls
+    arch = HOST_PLATFORM.rpartition("/")[2]
+    assert any(p.startswith("pkg:deb/debian/libc6@") and f"arch={arch}" in p for p in purls), purls
+    artifact = client.get_manifest("airflow", sbom_tag(image))
+    assert artifact is not None, f"no SBOM was pushed beside {tag} ({image})"
+    assert artifact.data["subject"]["digest"] == image and artifact.data["artifactType"] == SBOM_MEDIA_TYPE
+    [layer] = artifact.data["layers"]
+    assert json.loads(client.blob("airflow", layer["digest"])) == document
+
+
+def test_release_of_two_flavours_end_to_end(registry, settings, matrix, ca_bundle, tmp_path):
+    out = tmp_path / "release"
+    result = invoke(*release_args(registry.host, out=out), docker_config=registry.docker_config)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-3000:]
     assert "not signed: no --sign-key or --sign-keyless given" in result.stdout
 
     planned = {t for p in PYTHONS for t in flavour_tags(matrix, matrix.get(VERSION), p, "regular")}
     assert planned == {f"{n}-python{p}" for n in ("3.3.2", "3.3", "latest") for p in PYTHONS}
     client = registry.client()
-    assert set(client.list_tags("airflow")) == planned
+    assert image_tags(client) == planned
+    # Unsigned, yet every pushed image has its SBOM: a file next to the summary, and beside the image.
+    folder = out / VERSION
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        ["summary.txt", *(f"{VERSION}-python{p}.cdx.json" for p in PYTHONS)])
+    summary = (folder / "summary.txt").read_text()
+    for python in PYTHONS:
+        exact = f"{VERSION}-python{python}"
+        check_published_sbom(client, exact, folder / f"{exact}.cdx.json")
+        assert f"{registry.host}/airflow:{exact}" in summary and client.head_manifest("airflow", exact) in summary
+    assert set(client.list_tags("airflow")) - planned == {
+        sbom_tag(client.image_manifest("airflow", f"{VERSION}-python{p}", platform=HOST_PLATFORM).digest)
+        for p in PYTHONS}
     for python in PYTHONS:
         names = [f"{n}-python{python}" for n in ("3.3.2", "3.3", "latest")]
         assert len(set(digests(client, names).values())) == 1, f"tags of Python {python} point at different images"
@@ -209,7 +249,7 @@ def test_interrupted_release_resumes_and_an_older_patch_never_moves_latest(regis
     older = options_for(registry, ca_bundle, version="3.3.1", pythons=("3.11",), constraints="none")
     results = release(settings, matrix, older, runner=RecordingRunner(), out=print)
     assert [r.ref for r in results] == [f"{registry.host}/airflow:3.3.1-python3.11"]
-    assert set(client.list_tags("airflow")) == {*newest, "3.3.1-python3.11"}
+    assert image_tags(client) == {*newest, "3.3.1-python3.11"}
     assert digests(client, newest) == before
     assert client.head_manifest("airflow", "3.3.1-python3.11") not in before.values()
 

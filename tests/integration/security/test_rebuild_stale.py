@@ -14,7 +14,7 @@ import json
 
 from airflow_image.base_check import BASE_DIGEST_LABEL, BASE_NAME_LABEL, EXIT_CURRENT, EXIT_STALE
 from airflow_image.build import BuildOptions, build_image
-from airflow_image.release import push_environment, push_images, push_index, tag_for_release
+from airflow_image.push import push_environment, push_images, push_index, tag_for_release
 from airflow_image.release_plan import parse_registry, platform_tag
 from airflow_image.sbom import validate_sbom
 from airflow_image.sbom_publish import sbom_tag
