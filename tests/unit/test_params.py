@@ -128,7 +128,7 @@ def test_buildx_command_full():
     assert ("--secret", "id=cacert,src=/certs/ca.pem") in pairs
     assert ("--secret", "id=uv.toml,src=/home/u/uv.toml") in pairs
     assert ("--tag", "r/airflow:a") in pairs and ("--tag", "r/airflow:b") in pairs
-    assert "--no-cache" in argv and "--push" in argv and "--load" not in argv
+    assert "--no-cache" in argv and "type=image,push=true,compression=gzip,compression-level=1" in argv
     # the CA bundle is never a build argument (build args land in the image history)
     assert not any("ca.pem" in a for a in argv if a.startswith(("PYTHON", "AIRFLOW", "BUILD")))
 
@@ -138,12 +138,13 @@ def test_buildx_command_local_output_of_a_target():
     argv = buildx_command(request, context=Path("."))
     assert ("--target", "docker-context-files") in list(itertools.pairwise(argv))
     assert ("--output", "type=local,dest=/out") in list(itertools.pairwise(argv))
-    assert "--load" not in argv and "--tag" not in argv
+    assert not any(a.startswith("type=image") for a in argv) and "--tag" not in argv
 
 
 def test_buildx_command_minimal_loads():
     argv = buildx_command(req(), context=Path("."))
-    assert "--load" in argv and "--network" not in argv and "--secret" not in argv
+    assert argv[argv.index("--output") + 1] == "type=image,compression=gzip,compression-level=1"
+    assert "--network" not in argv and "--secret" not in argv
 
 
 @pytest.mark.parametrize(
