@@ -39,6 +39,18 @@ def inspect_image(runner: CommandRunner, ref: str) -> LocalImage | None:
     )
 
 
+def unpacked_size(runner: CommandRunner, ref: str) -> int:
+    """Bytes the image takes unpacked: the sum of its layers' sizes as `docker history` gives them.
+
+    This is what the classic image store reported as `Size`; under the containerd image store
+    `docker image inspect` reports the compressed content (what a node pulls) instead."""
+    result = runner.run(
+        ["docker", "history", "--no-trunc", "--human=false", "--format", "{{.Size}}", ref],
+        capture=True, quiet=True, read_only=True,
+    )  # fmt: skip
+    return sum(int(line) for line in result.stdout.split() if line.isdigit())
+
+
 def repository_of(ref: str) -> str:
     """`host:5000/a/b:tag` → `host:5000/a/b`; digests and tags stripped."""
     name = ref.split("@", 1)[0]
