@@ -13,11 +13,12 @@ import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
 from airflow_image.credentials import CredentialSources
-from airflow_image.engine import host_platform
+from airflow_image.engine import host_platform, platform_manifest_digest, read_local_index
 from airflow_image.release import release
 from airflow_image.release_plan import ENV_REGISTRY, INPUTS_HASH_LABEL, ReleaseOptions, flavour_tags, parse_registry
 from airflow_image.runner import SubprocessRunner
@@ -265,9 +266,10 @@ def test_a_multi_platform_release_publishes_one_index_per_tag(registry, settings
     read back and run per platform from the registry."""
     platforms = ("linux/amd64", "linux/arm64")
     private, public = key_pair(tmp_path / "keys")
+    out = tmp_path / "release"
     result = invoke(
         *release_args(registry.host, "--pytest-args", shlex.join(("-k", f"{QUICK_TESTS[1]} or test_architecture")),
-                      "--sign-key", str(private), "--no-tlog", pythons=("3.11",), platforms=platforms),
+                      "--sign-key", str(private), "--no-tlog", pythons=("3.11",), platforms=platforms, out=out),
         docker_config=registry.docker_config, env={"COSIGN_PASSWORD": PASSWORD},
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -296,11 +298,20 @@ def test_a_multi_platform_release_publishes_one_index_per_tag(registry, settings
         platform = f"{image['platform']['os']}/{image['platform']['architecture']}"
         labels = client.image_labels("airflow", tags[0], platform=platform)
         base_name = labels["org.opencontainers.image.base.name"]
-        # BuildKit names the base by the digest it resolved: the platform's manifest (the label) or,
-        # for a multi-platform base, possibly the index that holds it
-        known = {labels["org.opencontainers.image.base.digest"], _local_id(base_name)}
+        # BuildKit (0.13, under Docker 26.1) names the base by the digest it resolved the base tag to —
+        # for this multi-platform base, the index — with the platform in the material's URI; it names no
+        # platform manifest. The label records that index's entry for the platform the image was built
+        # for. So: exactly one material is the base, for this platform, at the digest of the index the
+        # engine holds under the base's name, and the label is that very index's entry for the platform.
+        base_index = read_local_index(SubprocessRunner(), base_name)
+        assert base_index is not None and base_index["digest"] == _local_id(base_name)
+        base_repository, _, base_tag = base_name.rpartition(":")
+        uri = f"pkg:docker/{base_repository}@{base_tag}?platform={quote(platform, safe='')}"
         materials = statement["predicate"].get("materials", [])
-        assert any("sha256:" + m.get("digest", {}).get("sha256", "") in known for m in materials), materials
+        found = [m for m in materials if m.get("uri") == uri]
+        assert len(found) == 1, (uri, materials)
+        assert "sha256:" + found[0]["digest"]["sha256"] == base_index["digest"], materials
+        assert platform_manifest_digest(base_index, platform) == labels["org.opencontainers.image.base.digest"]
     env = {**os.environ, "DOCKER_CONFIG": str(registry.docker_config)}
     ref = f"{registry.host}/airflow:{tags[0]}"
     machines = {}
@@ -322,8 +333,13 @@ def test_a_multi_platform_release_publishes_one_index_per_tag(registry, settings
         [sbom] = attested_predicates(statements.stdout)
         assert any(c.get("purl", "").startswith("pkg:deb/debian/libc6@") and f"arch={arch}" in c["purl"]
                    for c in sbom["components"]), f"the {platform} SBOM does not list its own libc6"  # fmt: skip
+        # the attested SBOM is the one written next to the summary and pushed beside the image
+        written = json.loads((out / VERSION / f"{tags[0]}-{arch}.cdx.json").read_text())
+        assert sbom == written
+        artifact = client.get_manifest("airflow", sbom_tag(image.rpartition("@")[2]))
+        assert json.loads(client.blob("airflow", artifact.data["layers"][0]["digest"])) == written
     # a second release finds both platforms current under every tag and builds nothing
-    again = invoke(*release_args(registry.host, pythons=("3.11",), platforms=platforms),
+    again = invoke(*release_args(registry.host, pythons=("3.11",), platforms=platforms, out=out),
                    docker_config=registry.docker_config)
     assert again.returncode == 0, again.stderr[-2000:]
     assert "buildx build" not in again.stdout + again.stderr
