@@ -42,6 +42,9 @@ ARG INSTALL_MSSQL_CLIENT="false"
 # Debian repository, which the user adds in docker-context-files/apt-sources/ (docs/customising.md).
 ARG INSTALL_MSODBCSQL="false"
 ARG AIRFLOW_VENV="/opt/airflow-venv"
+# Which bytecode the image keeps: startup (Airflow's code and what its processes import at start:
+# fast starts, ~600 MB less for the production extras), all, or none (as the official image).
+ARG AIRFLOW_BYTECODE="startup"
 # true: install only from docker-context-files/ (wheels, debs/build, debs/runtime) with no network at
 # all; `invoke fill-context-files` fills the folder. See docs/air-gapped.md.
 ARG INSTALL_FROM_CONTEXT_FILES="false"
@@ -62,9 +65,7 @@ ARG ADDITIONAL_DEV_APT_DEPS
 ARG AIRFLOW_VENV
 ARG INSTALL_FROM_CONTEXT_FILES
 ARG INSTALL_MSODBCSQL
-# Which bytecode the image keeps: startup (Airflow's code and what its processes import at start:
-# fast starts, ~600 MB less for the production extras), all, or none (as the official image).
-ARG AIRFLOW_BYTECODE="startup"
+ARG AIRFLOW_BYTECODE
 # The flavour defaults to the X.Y that starts the base image's tag (python:3.12-slim-bookworm → 3.12);
 # a base whose tag does not start that way needs AIRFLOW_PYTHON_VERSION passed explicitly.
 ARG PYTHON_BASE_TAG=${PYTHON_BASE_IMAGE##*:}
@@ -195,6 +196,17 @@ runtime_packages_for "${AIRFLOW_VENV}" >/build-info/runtime-apt-deps.txt
 EOF
 
 ########################################################################################################
+# The build arguments that only the stages after the long install use, checked in seconds: this stage
+# needs nothing but the base image, so BuildKit runs it alongside the build stage, and a malformed
+# requirement (or bytecode mode) stops the whole build while the build stage is still at its start.
+# It hands the checked requirements to the `additional` stage, which therefore cannot run without it.
+FROM ${PYTHON_BASE_IMAGE} AS inputs
+ARG ADDITIONAL_PYTHON_DEPS
+ARG AIRFLOW_BYTECODE
+RUN --mount=type=bind,source=image/check_inputs.py,target=/tmp/check_inputs.py \
+    python /tmp/check_inputs.py /checked
+
+########################################################################################################
 # ADDITIONAL_PYTHON_DEPS go on top of the production set in a stage of their own, and reach the image
 # as a small layer of just the files they add: adding one requirement rebuilds seconds of work, not
 # the whole environment.
@@ -203,9 +215,11 @@ ARG CACHE_SALT
 ARG ADDITIONAL_PYTHON_DEPS
 ARG AIRFLOW_CONSTRAINTS
 ARG AIRFLOW_VENV
+ARG AIRFLOW_BYTECODE
 ARG INSTALL_FROM_CONTEXT_FILES
 SHELL ["/bin/bash", "-o", "pipefail", "-e", "-u", "-c"]
 RUN --mount=type=cache,target=/root/.cache/uv,id=uv-cache${CACHE_SALT} \
+    --mount=type=bind,from=inputs,source=/checked,target=/checked \
     --mount=type=bind,source=docker-context-files,target=/context/docker-context-files \
     --mount=type=secret,id=cacert \
     --mount=type=secret,id=pip.conf \
@@ -221,14 +235,16 @@ use_index_secrets_if_given
 [[ ${AIRFLOW_CONSTRAINTS} == none ]] || export CONSTRAINTS=/build-info/constraints.txt
 select_install_sources
 venv_manifest >/tmp/before.txt
-# compile only what this step adds (uv would compile all of site-packages)
-# shellcheck disable=SC2086
-UV_COMPILE_BYTECODE=0 uv_install ${ADDITIONAL_PYTHON_DEPS} \
+# the requirements as the inputs stage checked them; compile only what this step adds (uv would
+# compile all of site-packages), and nothing where the image keeps no bytecode
+UV_COMPILE_BYTECODE=0 uv_install --requirement /checked/requirements.txt \
     || fail "installing ADDITIONAL_PYTHON_DEPS (${ADDITIONAL_PYTHON_DEPS}) failed${FROM_CONTEXT}"
 venv_manifest >/tmp/after.txt
 changed=$(comm -23 /tmp/before.txt /tmp/after.txt | cut -d' ' -f1 | grep -oE '[^/]+\.dist-info' | sort -u | tr '\n' ' ' || true)
 [[ -z ${changed} ]] || fail "ADDITIONAL_PYTHON_DEPS would change installed distributions (${changed% }); pin them to the versions in /usr/local/share/airflow/constraints.txt"
-comm -13 /tmp/before.txt /tmp/after.txt | cut -d' ' -f1 | grep '\.py$' | xargs -r "${AIRFLOW_VENV}/bin/python" -m compileall -q
+if [[ ${AIRFLOW_BYTECODE} != none ]]; then
+    comm -13 /tmp/before.txt /tmp/after.txt | cut -d' ' -f1 | grep '\.py$' | xargs -r "${AIRFLOW_VENV}/bin/python" -m compileall -q
+fi
 venv_manifest >/tmp/after.txt
 comm -13 /tmp/before.txt /tmp/after.txt | cut -d' ' -f1 >/tmp/added.txt
 xargs -r -a /tmp/added.txt cp --parents -P -t /venv-delta
@@ -347,6 +363,7 @@ else
     # the image's apt configuration stays the base's: a derived image adds the sources it wants
     remove_context_apt_sources
 fi
+[[ -x /usr/bin/dumb-init ]] || fail "RUNTIME_APT_DEPS (${RUNTIME_APT_DEPS}) lacks dumb-init, the image's init (its ENTRYPOINT)"
 rm -rf /var/log/apt /var/log/dpkg.log /var/cache/debconf/*-old
 # uid AIRFLOW_UID, primary group 0: any uid that runs with gid 0 (OpenShift) can write what it must.
 useradd --uid "${AIRFLOW_UID}" --gid 0 --no-log-init --create-home --home-dir "${AIRFLOW_USER_HOME_DIR}" \

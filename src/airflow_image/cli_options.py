@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .build import BuildOptions
 from .errors import InvalidBuildOption
+from .params import check_requirements
 
 # Environment variables the entry points honour (documented in docs/building.md).
 ENV_AIRFLOW_VERSION = "AIRFLOW_VERSION"
@@ -23,6 +24,11 @@ def _csv(value: str) -> tuple[str, ...]:
 
 def _words(value: str) -> tuple[str, ...]:
     return tuple(value.split())
+
+
+def _requirements(value: str) -> tuple[str, ...]:
+    # InvalidBuildOption is not one of the errors argparse rewords: its one line reaches the user as is
+    return check_requirements(_words(value))
 
 
 def _secret(value: str) -> tuple[str, Path]:
@@ -47,7 +53,12 @@ def build_parser(prog: str) -> argparse.ArgumentParser:
         help="comma-separated Airflow extras instead of the production set ('' for none)",
     )
     p.add_argument("--additional-extras", type=_csv, default=())
-    p.add_argument("--additional-python-deps", type=_words, default=())
+    p.add_argument(
+        "--additional-python-deps",
+        type=_requirements,
+        default=(),
+        help="space-separated PEP 508 requirements installed on top of Airflow (a malformed one is refused here)",
+    )
     p.add_argument("--additional-dev-apt-deps", type=_words, default=())
     p.add_argument("--additional-runtime-apt-deps", type=_words, default=())
     p.add_argument("--constraints", default="lock", help="lock | none | URL | file name in docker-context-files/")

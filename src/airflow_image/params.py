@@ -11,6 +11,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.version import InvalidVersion, Version
+
 from .errors import InvalidBuildOption
 from .overrides import Override, build_arg_value
 
@@ -30,6 +33,37 @@ _EXTRA = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _PLATFORM = re.compile(r"^linux/(amd64|arm64)$")
 # The proxy CA and private-index credentials reach the build only as these BuildKit secrets.
 CA_SECRET_ID = "cacert"
+# AIRFLOW_BYTECODE: which .pyc the image keeps (image/scripts/prune_venv.py).
+BYTECODE_MODES = ("startup", "all", "none")
+# What the image's init needs: the ENTRYPOINT is dumb-init, so RUNTIME_APT_DEPS must keep it.
+REQUIRED_RUNTIME_APT_DEPS = ("dumb-init",)
+# Same words as image/check_inputs.py, which refuses the same values in a plain `docker build`.
+REQUIREMENTS_ACCEPTED = (
+    "expected PEP 508 requirements separated by spaces, e.g. name, name==1.2, name[extra]>=1,<2, name@URL"
+)
+
+
+def requirement_error(value: str) -> str | None:
+    """None for one valid ADDITIONAL_PYTHON_DEPS entry, else the one line that refuses it."""
+    try:
+        Requirement(value)
+    except InvalidRequirement as exc:
+        reason = (str(exc).strip().splitlines() or ["invalid"])[0]
+    else:
+        # the build splits ADDITIONAL_PYTHON_DEPS on whitespace: one requirement cannot contain any
+        if not value or value.split() == [value]:
+            return None
+        reason = "it contains whitespace, which splits it into several entries"
+    return f"ADDITIONAL_PYTHON_DEPS entry {value!r} is not a valid requirement ({reason}); {REQUIREMENTS_ACCEPTED}"
+
+
+def check_requirements(values) -> tuple[str, ...]:
+    """The values as a tuple, or InvalidBuildOption naming the first malformed one."""
+    for value in values:
+        error = requirement_error(value)
+        if error is not None:
+            raise InvalidBuildOption(error)
+    return tuple(values)
 
 
 @dataclass(frozen=True)
@@ -67,6 +101,13 @@ class BuildRequest:
     provenance: str = ""
     output: str = "load"  # load | push | local | none
     output_dir: Path | None = None
+    # Build arguments the sessions leave at the Dockerfile's defaults; None (or "") passes none.
+    uv_version: str = ""
+    dev_apt_deps: tuple[str, ...] | None = None  # replaces DEV_APT_DEPS (ADDITIONAL_DEV_APT_DEPS adds)
+    runtime_apt_deps: tuple[str, ...] | None = None  # replaces RUNTIME_APT_DEPS
+    airflow_venv: str | None = None
+    airflow_bytecode: str | None = None
+    airflow_user_home_dir: str | None = None
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:
@@ -96,6 +137,32 @@ class BuildRequest:
                 )
         if self.airflow_uid is not None and not 0 < self.airflow_uid < 2**31:
             raise InvalidBuildOption(f"AIRFLOW_UID {self.airflow_uid} is not a uid between 1 and 2147483647")
+        check_requirements(self.additional_python_deps)
+        if self.uv_version:
+            try:
+                Version(self.uv_version)
+            except InvalidVersion:
+                raise InvalidBuildOption(
+                    f"UV_VERSION {self.uv_version!r} is not a version (a uv release such as 0.9.5)"
+                ) from None
+        if self.airflow_bytecode is not None and self.airflow_bytecode not in BYTECODE_MODES:
+            raise InvalidBuildOption(
+                f"AIRFLOW_BYTECODE={self.airflow_bytecode!r} is not one of: {', '.join(BYTECODE_MODES)}"
+            )
+        for name, path in (
+            ("AIRFLOW_VENV", self.airflow_venv),
+            ("AIRFLOW_HOME", self.airflow_home),
+            ("AIRFLOW_USER_HOME_DIR", self.airflow_user_home_dir),
+        ):
+            if path is not None and not (path.startswith("/") and path != "/" and path.split() == [path]):
+                raise InvalidBuildOption(f"{name} {path!r} is not an absolute path (other than /, without spaces)")
+        if self.runtime_apt_deps is not None:
+            missing = [p for p in REQUIRED_RUNTIME_APT_DEPS if p not in self.runtime_apt_deps]
+            if missing:
+                raise InvalidBuildOption(
+                    f"RUNTIME_APT_DEPS {' '.join(self.runtime_apt_deps)!r} lacks {', '.join(missing)}, "
+                    "the image's init (its ENTRYPOINT)"
+                )
 
 
 def build_args(request: BuildRequest) -> list[tuple[str, str]]:
@@ -116,6 +183,10 @@ def build_args(request: BuildRequest) -> list[tuple[str, str]]:
         ("ADDITIONAL_RUNTIME_APT_DEPS", " ".join(request.additional_runtime_apt_deps)),
         ("AIRFLOW_UID", "" if request.airflow_uid is None else str(request.airflow_uid)),
         ("AIRFLOW_HOME", request.airflow_home or ""),
+        ("AIRFLOW_USER_HOME_DIR", request.airflow_user_home_dir or ""),
+        ("AIRFLOW_VENV", request.airflow_venv or ""),
+        ("AIRFLOW_BYTECODE", request.airflow_bytecode or ""),
+        ("UV_VERSION", request.uv_version),
         ("BASE_IMAGE_DIGEST", request.base_image_digest),
         ("BUILD_DATE", request.build_date),
         ("VCS_REF", request.vcs_ref),
@@ -126,7 +197,10 @@ def build_args(request: BuildRequest) -> list[tuple[str, str]]:
     ]
     if request.db_clients is not None:
         optional += [(arg, str(c in request.db_clients).lower()) for c, arg in DATABASE_CLIENT_ARGS.items()]
-    return args + [(k, v) for k, v in optional if v]
+    # passed even when empty: an empty DEV_APT_DEPS is a choice (a build that compiles nothing)
+    replaced = [("DEV_APT_DEPS", request.dev_apt_deps), ("RUNTIME_APT_DEPS", request.runtime_apt_deps)]
+    optional_even_empty = [(name, " ".join(value)) for name, value in replaced if value is not None]
+    return args + [(k, v) for k, v in optional if v] + optional_even_empty
 
 
 # New layers are written as gzip at level 1. Under the containerd image store BuildKit compresses every

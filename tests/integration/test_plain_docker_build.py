@@ -6,7 +6,9 @@ no other build argument is passed.
 
 from __future__ import annotations
 
+import re
 import subprocess
+import time
 
 import pytest
 
@@ -62,9 +64,41 @@ def test_docker_build_with_only_a_base_image_gives_a_working_image(local_base, c
         (("AIRFLOW_CONSTRAINTS=missing-file.txt",), "AIRFLOW_CONSTRAINTS='missing-file.txt' is neither"),
         (("AIRFLOW_VERSION=2.10.5",), "no committed lock for apache-airflow 2.10.5 on Python 3.11"),
         (("INSTALL_MSODBCSQL=true",), "INSTALL_MSODBCSQL=true but no apt source offers msodbcsql18"),
+        (("UV_VERSION=99.0.0",), "cannot install uv==99.0.0"),
+        # checked by the `inputs` stage, alongside the build stage (see the test below)
+        (
+            ("ADDITIONAL_PYTHON_DEPS=requests foo=1.0",),
+            "ADDITIONAL_PYTHON_DEPS entry 'foo=1.0' is not a valid requirement (",
+        ),
+        (("AIRFLOW_BYTECODE=some",), "AIRFLOW_BYTECODE='some' is not one of: startup, all, none"),
     ],
 )
 def test_bad_build_input_fails_with_a_line_naming_it(local_base, ca_bundle, args, message):
     result = docker_build(ca_bundle, f"PYTHON_BASE_IMAGE={local_base}", *args)
     assert result.returncode != 0
     assert "ERROR: " in result.stderr and message in result.stderr, result.stderr[-3000:]
+
+
+# BuildKit's plain progress names each step "[stage n/m] INSTRUCTION" when it starts.
+STEP = re.compile(r"^#\d+ \[(?P<stage>[\w-]+) \d+/\d+\] (?P<instruction>\S+)", re.MULTILINE)
+
+
+def test_malformed_requirement_stops_the_build_before_the_long_install(local_base, ca_bundle):
+    # A requirement that has never been built: nothing downstream of the check can come from the cache.
+    marker = f"never-built-{time.time_ns()}"
+    started = time.monotonic()
+    result = docker_build(
+        ca_bundle, f"PYTHON_BASE_IMAGE={local_base}", f"ADDITIONAL_PYTHON_DEPS={marker}==1 {marker}-b=1.0"
+    )
+    seconds = time.monotonic() - started
+    assert result.returncode != 0
+    errors = [line for line in result.stderr.splitlines() if "ERROR: ADDITIONAL_PYTHON_DEPS" in line]
+    assert errors and all(f"entry '{marker}-b=1.0' is not a valid requirement (" in line for line in errors), (
+        result.stderr[-3000:]
+    )
+    steps = [(m["stage"], m["instruction"]) for m in STEP.finditer(result.stderr)]
+    assert ("inputs", "RUN") in steps, result.stderr[-3000:]
+    # the stage that installs ADDITIONAL_PYTHON_DEPS never started; the build stops in seconds, not
+    # after the install of Airflow (minutes, or, cached, still the `additional` stage's own install)
+    assert not any(stage == "additional" for stage, _ in steps), steps
+    assert seconds < 90, f"a malformed requirement took {seconds:.0f} s to stop the build"

@@ -42,6 +42,17 @@ def test_version_comes_from_the_environment_and_rest_goes_to_pytest():
     assert options.airflow_version == "2.10.5" and image == "x:1" and rest == ["-k", "labels"]
 
 
+@pytest.mark.parametrize(
+    ("value", "bad"),
+    [("requests foo=1.0", "foo=1.0"), ("a,b", "a,b"), ("ok==1 --pre", "--pre"), ("x[y", "x[y")],
+)
+def test_malformed_additional_python_dep_is_refused_when_parsed(value, bad):
+    with pytest.raises(InvalidBuildOption) as caught:
+        parse_build_options(["--additional-python-deps", value], python="3.12", environ={})
+    assert str(caught.value).startswith(f"ADDITIONAL_PYTHON_DEPS entry {bad!r} is not a valid requirement (")
+    assert "\n" not in str(caught.value)
+
+
 def test_bad_option_value_is_one_line():
     with pytest.raises(InvalidBuildOption, match="invalid choice: 'tiny'"):
         parse_build_options(["--variant", "tiny"], python="3.12", environ={})

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import importlib.util
 import itertools
 from pathlib import Path
 
 import pytest
 
 from airflow_image.errors import InvalidBuildOption
-from airflow_image.params import BuildRequest, build_args, buildx_command, inputs_hash
+from airflow_image.params import BuildRequest, build_args, buildx_command, check_requirements, inputs_hash
+
+ROOT = Path(__file__).resolve().parents[2]
 
 BASE = dict(
     airflow_version="3.3.2",
@@ -85,6 +88,24 @@ ALWAYS = [
                 ("INSTALL_MSODBCSQL", "false"),
             ],
         ),
+        ({"uv_version": "0.9.5"}, [("UV_VERSION", "0.9.5")]),
+        ({"airflow_venv": "/opt/custom-venv"}, [("AIRFLOW_VENV", "/opt/custom-venv")]),
+        ({"airflow_bytecode": "none"}, [("AIRFLOW_BYTECODE", "none")]),
+        ({"airflow_bytecode": "all"}, [("AIRFLOW_BYTECODE", "all")]),
+        ({"airflow_user_home_dir": "/home/custom"}, [("AIRFLOW_USER_HOME_DIR", "/home/custom")]),
+        (
+            {"dev_apt_deps": ("gcc", "libc6-dev", "libyaml-dev")},
+            [("DEV_APT_DEPS", "gcc libc6-dev libyaml-dev")],
+        ),
+        ({"dev_apt_deps": ()}, [("DEV_APT_DEPS", "")]),  # a build that compiles nothing: passed, not dropped
+        (
+            {"runtime_apt_deps": ("dumb-init", "ca-certificates", "curl")},
+            [("RUNTIME_APT_DEPS", "dumb-init ca-certificates curl")],
+        ),
+        (
+            {"additional_python_deps": ("x[a,b]>=1,<2", "y@https://example.org/y.whl", "z;python_version>'3'")},
+            [("ADDITIONAL_PYTHON_DEPS", "x[a,b]>=1,<2 y@https://example.org/y.whl z;python_version>'3'")],
+        ),
     ],
 )
 def test_build_args(overrides, extra_args):
@@ -160,6 +181,16 @@ def test_buildx_command_minimal_loads():
         ({"db_clients": ("oracle",)}, "database client 'oracle' is not one of: postgres, mysql, mssql, msodbcsql"),
         ({"secret_files": (("pipconf", Path("/x")),)}, "secret id 'pipconf' is not one the Dockerfile reads"),
         ({"output": "local"}, "a local output needs an output directory"),
+        ({"uv_version": "latest"}, "UV_VERSION 'latest' is not a version"),
+        ({"airflow_bytecode": "some"}, "AIRFLOW_BYTECODE='some' is not one of: startup, all, none"),
+        ({"airflow_venv": "venv"}, "AIRFLOW_VENV 'venv' is not an absolute path"),
+        ({"airflow_venv": "/"}, "AIRFLOW_VENV '/' is not an absolute path"),
+        ({"airflow_home": "/srv/my airflow"}, "AIRFLOW_HOME '/srv/my airflow' is not an absolute path"),
+        ({"airflow_user_home_dir": "~airflow"}, "AIRFLOW_USER_HOME_DIR '~airflow' is not an absolute path"),
+        (
+            {"runtime_apt_deps": ("ca-certificates", "curl")},
+            "RUNTIME_APT_DEPS 'ca-certificates curl' lacks dumb-init, the image's init",
+        ),
     ],
 )
 def test_bad_requests_are_refused_with_one_line(overrides, message):
@@ -176,3 +207,86 @@ def test_inputs_hash_ignores_volatile_args_but_not_content():
     assert inputs_hash(build_arg_pairs=build_args(req(extras=("postgres",))), files=files) != base
     assert inputs_hash(build_arg_pairs=args, files=[files[0], (files[1][0], b"a==2\n")]) != base
     assert inputs_hash(build_arg_pairs=build_args(req(base_image_digest="sha256:1")), files=files) != base
+
+
+# One table for both places that refuse a malformed ADDITIONAL_PYTHON_DEPS entry: the tooling
+# (BuildRequest, through packaging) and a plain `docker build` (image/check_inputs.py in the Dockerfile's
+# `inputs` stage, with the base's pip-vendored packaging, or its own pattern where the base has no pip).
+GOOD_REQUIREMENTS = [
+    "requests",
+    "requests==2.32.3",
+    "Foo_Bar.baz~=1.2",
+    "black>=24,<25",
+    "apache-airflow-providers-github[common.sql]>=2.8",
+    "house-helpers==2.0",
+    "pkg@https://example.org/pkg-1.0-py3-none-any.whl",
+    "tomli;python_version<'3.11'",
+    "x===1.0",
+]
+BAD_REQUIREMENTS = [
+    "foo=1.0",  # a single '='
+    "requests>>=2",
+    "a,b",  # comma-separated instead of space-separated
+    "foo[bar",
+    "--pre",  # an installer option, not a requirement
+    "./x.whl",  # a path
+    "foo==1.0;",
+    "-e",
+    "=1",
+]
+
+
+def _check_inputs():
+    spec = importlib.util.spec_from_file_location("check_inputs", ROOT / "image" / "check_inputs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("value", GOOD_REQUIREMENTS)
+def test_valid_requirements_are_accepted_everywhere(value):
+    assert req(additional_python_deps=(value,)).additional_python_deps == (value,)
+    assert check_requirements([value]) == (value,)
+    script = _check_inputs()
+    assert script.packaging_requirements() is not None  # so the first check below is packaging's
+    assert script.requirement_error(value) is None
+    assert script.requirement_error(value, use_packaging=False) is None
+
+
+@pytest.mark.parametrize("value", BAD_REQUIREMENTS)
+def test_malformed_requirement_is_refused_with_one_line_naming_it(value):
+    prefix = f"ADDITIONAL_PYTHON_DEPS entry {value!r} is not a valid requirement ("
+    with pytest.raises(InvalidBuildOption) as caught:
+        req(additional_python_deps=("requests", value))
+    message = str(caught.value)
+    assert message.startswith(prefix) and "\n" not in message
+    assert message.endswith("expected PEP 508 requirements separated by spaces, e.g. name, name==1.2, "
+                            "name[extra]>=1,<2, name@URL")  # fmt: skip
+    script = _check_inputs()
+    for use_packaging in (True, False):  # the image's check says the same, with or without pip in the base
+        error = script.requirement_error(value, use_packaging=use_packaging)
+        assert error is not None and error.startswith(prefix) and "\n" not in error
+        assert error.endswith(message.rpartition(";")[2])
+
+
+def test_a_requirement_with_whitespace_is_refused():
+    with pytest.raises(InvalidBuildOption, match="it contains whitespace"):
+        req(additional_python_deps=("foo ; python_version>'3'",))
+
+
+def test_check_inputs_writes_the_checked_requirements_or_fails_naming_each_bad_value(tmp_path, capsys):
+    script = _check_inputs()
+    environ = {"ADDITIONAL_PYTHON_DEPS": "  requests==2.32.3 \n house-helpers==2.0 ", "AIRFLOW_BYTECODE": "none"}
+    assert script.main(str(tmp_path / "ok"), environ) == 0
+    assert (tmp_path / "ok" / "requirements.txt").read_text() == "requests==2.32.3\nhouse-helpers==2.0\n"
+    assert script.main(str(tmp_path / "empty"), {}) == 0
+    assert (tmp_path / "empty" / "requirements.txt").read_text() == ""
+    capsys.readouterr()
+    bad = {"ADDITIONAL_PYTHON_DEPS": "ok==1 foo=1.0", "AIRFLOW_BYTECODE": "some"}
+    assert script.main(str(tmp_path / "bad"), bad) == 1
+    errors = capsys.readouterr().err.splitlines()
+    assert [e.split(" (")[0] for e in errors] == [
+        "ERROR: ADDITIONAL_PYTHON_DEPS entry 'foo=1.0' is not a valid requirement",
+        "ERROR: AIRFLOW_BYTECODE='some' is not one of: startup, all, none",
+    ]
+    assert not (tmp_path / "bad").exists()

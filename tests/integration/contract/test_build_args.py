@@ -4,22 +4,42 @@ from __future__ import annotations
 
 import base64
 import functools
+import io
 import shutil
 import subprocess
+import tarfile
 import threading
+from dataclasses import replace
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from airflow_image.build import BuildOptions, build_image
+from airflow_image.build import BuildOptions, build_image, plan_with_engine
+from airflow_image.docs_reference import dockerfile_args
 from airflow_image.locks import lock_path
+from airflow_image.params import buildx_command
 
 from ..conftest import ROOT, SMALL_PYTHON
 from ..layers import files_containing
 from ..wheels import make_wheel
 
 INDEX_USER, INDEX_PASSWORD = "builder", "pr1vate-index-pw"
+# Prints one `name=yes|no` line per database client library: its Debian package installed, and the
+# library in the dynamic linker's cache (the two must agree).
+DB_CLIENTS_PROBE = r"""
+for lib in libpq:libpq5:libpq.so.5 mariadb:libmariadb3,libmariadb3t64:libmariadb.so.3; do
+    IFS=: read -r name packages soname <<<"$lib"
+    installed=no
+    for pkg in ${packages//,/ }; do
+        [[ $(dpkg-query -W -f '${db:Status-Status}' "$pkg" 2>/dev/null) == installed ]] && installed=yes
+    done
+    linked=no
+    /sbin/ldconfig -p | awk '{print $1}' | grep -qxF "$soname" && linked=yes
+    [[ $installed == "$linked" ]] || echo "$name: package installed=$installed but in ldconfig=$linked"
+    echo "$name=$installed"
+done
+"""
 
 
 def copy_context(destination: Path) -> Path:
@@ -39,6 +59,82 @@ def run(tag: str, script: str) -> subprocess.CompletedProcess:
         text=True,
         timeout=300,
     )
+
+
+def database_client_libraries(tag: str) -> dict[str, bool]:
+    ran = run(tag, DB_CLIENTS_PROBE)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    found = dict(line.split("=", 1) for line in ran.stdout.splitlines() if "=" in line)
+    assert set(found) == {"libpq", "mariadb"} and len(found) == len(ran.stdout.splitlines()), ran.stdout
+    return {name: value == "yes" for name, value in found.items()}
+
+
+# The in-tree build backend of make_sdist_needing_debs; NAME, DIST, VERSION and DEBS are filled in.
+SDIST_BACKEND = r'''
+import base64, hashlib, subprocess, zipfile
+
+DEBS = DEBS_TUPLE
+
+
+def _installed(deb):
+    out = subprocess.run(["dpkg-query", "-W", "-f", "${db:Status-Status} ${Version}", deb],
+                         capture_output=True, text=True).stdout.split()
+    if out[:1] != ["installed"]:
+        raise SystemExit(f"NAME needs the Debian package {deb} to build")
+    return out[1]
+
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    built_with = {deb: _installed(deb) for deb in DEBS}
+    info = "DIST-VERSION.dist-info"
+    files = {
+        "DIST/__init__.py": f"BUILT_WITH = {built_with!r}\n".encode(),
+        info + "/METADATA": b"Metadata-Version: 2.1\nName: NAME\nVersion: VERSION\n",
+        info + "/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(data)}")
+    files[info + "/RECORD"] = ("\n".join([*record, info + "/RECORD,,"]) + "\n").encode()
+    wheel = "DIST-VERSION-py3-none-any.whl"
+    with zipfile.ZipFile(f"{wheel_directory}/{wheel}", "w") as archive:
+        for path, data in files.items():
+            archive.writestr(path, data)
+    return wheel
+'''
+
+
+def make_sdist_needing_debs(directory: Path, name: str, version: str, debs: tuple[str, ...]) -> Path:
+    """An sdist with an in-tree build backend (no build requirements, so no index) whose wheel builds
+    only where every Debian package in `debs` is installed, and records their versions."""
+    dist = name.replace("-", "_")
+    backend = (
+        SDIST_BACKEND.replace("DEBS_TUPLE", repr(debs))
+        .replace("DIST", dist)
+        .replace("NAME", name)
+        .replace("VERSION", version)
+    )
+    members = {
+        "pyproject.toml": (
+            '[build-system]\nrequires = []\nbuild-backend = "backend"\nbackend-path = ["."]\n\n'
+            f'[project]\nname = "{name}"\nversion = "{version}"\n'
+        ),
+        "PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        "backend.py": backend,
+    }
+    path = directory / f"{dist}-{version}.tar.gz"
+    with tarfile.open(path, "w:gz") as archive:
+        for member, text in members.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"{dist}-{version}/{member}")
+            info.size, info.mtime, info.mode = len(data), 0, 0o644
+            archive.addfile(info, io.BytesIO(data))
+    return path
 
 
 @pytest.fixture
@@ -71,10 +167,17 @@ def served(tmp_path):
         httpd.shutdown()
 
 
+def default_of(arg: str) -> str:
+    (found,) = [a for a in dockerfile_args((ROOT / "Dockerfile").read_text()) if a.name == arg]
+    return found.defaults[0]
+
+
 def test_customised_build(tmp_path, settings, matrix, runner, ca_bundle):
     context = copy_context(tmp_path / "context")
     files = context / "docker-context-files"
     make_wheel(files, "house-helpers", "2.0")  # a local wheel: found through docker-context-files/
+    # an sdist that compiles only where the build stage has the Debian packages the two DEV args add
+    make_sdist_needing_debs(files, "house-native", "1.0", ("libffi-dev", "libyaml-dev"))
     lock = lock_path(ROOT / "constraints", matrix.default_release().version, SMALL_PYTHON)
     (files / "my-constraints.txt").write_text(lock.read_text())
     tag = "airflow-custom:it"
@@ -82,7 +185,7 @@ def test_customised_build(tmp_path, settings, matrix, runner, ca_bundle):
         python=SMALL_PYTHON,
         extras=("postgres",),
         additional_extras=("http",),
-        additional_python_deps=("house-helpers==2.0",),
+        additional_python_deps=("house-helpers==2.0", "house-native==1.0"),
         additional_dev_apt_deps=("libffi-dev",),
         additional_runtime_apt_deps=("jq",),
         constraints="my-constraints.txt",
@@ -93,25 +196,72 @@ def test_customised_build(tmp_path, settings, matrix, runner, ca_bundle):
         context=context,
         tags=(tag,),
     )
-    build_image(settings, matrix, options, runner)
+    # The arguments the sessions leave at their defaults, set on the request the sessions would build.
+    request = replace(
+        plan_with_engine(settings, matrix, options, runner),
+        dev_apt_deps=(*default_of("DEV_APT_DEPS").split(), "libyaml-dev"),
+        runtime_apt_deps=("dumb-init", "ca-certificates", "curl"),  # the default without git
+        airflow_venv="/opt/custom-venv",
+        airflow_bytecode="none",
+        airflow_user_home_dir="/home/custom-home",
+    )
+    runner.run(buildx_command(request, context=context, dockerfile=context / "Dockerfile"))
     ran = run(
         tag,
-        (
-            "set -e; id -u; echo $AIRFLOW_HOME; stat -c '%u %g' /srv/airflow/dags; jq --version; "
-            "python -c 'import house_helpers, airflow.providers.http; print(\"imports ok\")'; "
-            "grep -c == /usr/local/share/airflow/constraints.txt; pip check; "
-            "dpkg -s libpq5 >/dev/null 2>&1 && echo libpq5 || echo no-libpq5; "
-            "odbcinst -q -d; tsql -C | grep -i 'freetds v'"
-        ),
+        # bytecode first: any python started below writes some
+        r"""set -e
+        echo "pyc=$(find "$VIRTUAL_ENV" -name '*.pyc' | wc -l)"
+        echo "uid=$(id -u)"
+        echo "airflow_home=$AIRFLOW_HOME"
+        echo "dags=$(stat -c '%u %g' /srv/airflow/dags)"
+        echo "venv=$VIRTUAL_ENV $(command -v python) $(command -v airflow)"
+        echo "default_venv=$([[ -e /opt/airflow-venv ]] && echo present || echo absent)"
+        echo "home=$HOME $(getent passwd "$(id -u)" | cut -d: -f6)"
+        touch "$HOME/written" && echo "home_writable=yes"
+        echo "git=$(command -v git || echo absent)"
+        echo "curl=$(command -v curl || echo absent)"
+        for deb in libffi-dev libyaml-dev gcc; do
+            echo "$deb=$(dpkg-query -W -f '${db:Status-Status}' "$deb" 2>/dev/null || echo absent)"
+        done
+        echo "jq=$(jq --version)"
+        python -c 'import house_helpers, house_native, airflow.providers.http, sys
+        print("prefix=" + sys.prefix)
+        print("built_with=" + ",".join(sorted(house_native.BUILT_WITH)))'
+        echo "constraints=$(grep -c == /usr/local/share/airflow/constraints.txt)"
+        pip check >&2 && echo "pip_check=ok" || echo "pip_check=failed"
+        echo "odbc=$(odbcinst -q -d | tr '\n' ' ')"
+        echo "freetds=$(tsql -C | grep -ci 'freetds v')"
+        """.replace("\n        ", "\n"),
     )
     assert ran.returncode == 0, ran.stdout + ran.stderr
-    lines = ran.stdout.splitlines()
-    assert lines[:3] == ["1234", "/srv/airflow", "1234 0"]
-    assert lines[3].startswith("jq-") and "imports ok" in lines
-    assert int(lines[5]) > 100  # the constraints from docker-context-files are the ones kept
-    # INSTALL_POSTGRES_CLIENT=false (psycopg2-binary brings its own libpq), MSSQL through FreeTDS + unixODBC
-    assert "no-libpq5" in lines and "[FreeTDS]" in lines
-    assert any("freetds v" in line.lower() for line in lines)
+    found = dict(line.split("=", 1) for line in ran.stdout.splitlines() if "=" in line)
+    assert found["pyc"] == "0"  # AIRFLOW_BYTECODE=none, for ADDITIONAL_PYTHON_DEPS too
+    assert found["uid"] == "1234" and found["airflow_home"] == "/srv/airflow" and found["dags"] == "1234 0"
+    # AIRFLOW_VENV: the environment, its python and Airflow are there, and nothing at the default path
+    assert found["venv"] == "/opt/custom-venv /opt/custom-venv/bin/python /opt/custom-venv/bin/airflow"
+    assert found["prefix"] == "/opt/custom-venv" and found["default_venv"] == "absent"
+    # AIRFLOW_USER_HOME_DIR: the user's home, in its passwd entry, writable
+    assert found["home"] == "/home/custom-home /home/custom-home" and found["home_writable"] == "yes"
+    # RUNTIME_APT_DEPS without git: no git, the rest is there (dumb-init runs this very container)
+    assert found["git"] == "absent" and found["curl"] == "/usr/bin/curl"
+    # DEV_APT_DEPS (default + libyaml-dev) and ADDITIONAL_DEV_APT_DEPS (libffi-dev) were in the build
+    # stage, where house-native compiled against them, and are in no layer of the final image
+    assert found["built_with"] == "libffi-dev,libyaml-dev"
+    assert found["libffi-dev"] == found["libyaml-dev"] == found["gcc"] == "absent"
+    assert found["jq"].startswith("jq-")
+    assert int(found["constraints"]) > 100  # the constraints from docker-context-files are the ones kept
+    assert found["pip_check"] == "ok"
+    # MSSQL through FreeTDS + unixODBC
+    assert "[FreeTDS]" in found["odbc"] and found["freetds"] == "1"
+    # INSTALL_MYSQL_CLIENT=true, INSTALL_POSTGRES_CLIENT=false (psycopg2-binary brings its own libpq)
+    assert database_client_libraries(tag) == {"libpq": False, "mariadb": True}
+    # an arbitrary uid gets AIRFLOW_USER_HOME_DIR as its home too
+    other = subprocess.run(
+        ["docker", "run", "--rm", "--network", "none", "--user", "4321:0", tag, "bash", "-c",
+         'echo "$HOME $(getent passwd 4321 | cut -d: -f6)"; touch "$HOME/other" && echo written'],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert other.stdout.split() == ["/home/custom-home", "/home/custom-home", "written"], other.stderr
     labels = subprocess.run(
         [
             "docker",
@@ -128,6 +278,12 @@ def test_customised_build(tmp_path, settings, matrix, runner, ca_bundle):
         check=True,
     ).stdout.split()
     assert labels == ["postgres,http", "1234", "my-constraints.txt"]
+
+
+def test_database_client_libraries_by_default(small_image):
+    # INSTALL_POSTGRES_CLIENT and INSTALL_MYSQL_CLIENT default to true; neither extra of the small
+    # image (postgres, celery) links against either library, so the switches alone put them there
+    assert database_client_libraries(small_image) == {"libpq": True, "mariadb": True}
 
 
 def test_constraints_from_a_url_and_none(tmp_path, served, settings, matrix, runner, ca_bundle):
