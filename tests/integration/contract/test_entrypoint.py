@@ -64,6 +64,142 @@ def test_unreachable_service_fails_after_bounded_retries_without_leaking_the_pas
     assert ran.seconds < 30
 
 
+# The simplest real secrets backend that serves configuration: one file per key in a folder. Airflow
+# resolves AIRFLOW__{SECTION}__{KEY}_SECRET by asking the configured [secrets] backend's get_config.
+FOLDER_BACKEND = """
+from pathlib import Path
+
+from airflow.secrets import BaseSecretsBackend
+
+
+class FolderBackend(BaseSecretsBackend):
+    def __init__(self, folder, **kwargs):
+        super().__init__(**kwargs)
+        self.folder = Path(folder)
+
+    def get_config(self, key):
+        path = self.folder / key
+        return path.read_text().strip() if path.is_file() else None
+"""
+
+
+@pytest.fixture
+def secrets_backend(tmp_path):
+    """(environment, volumes) that make Airflow read configuration secrets from files written here."""
+    code, secrets = tmp_path / "code", tmp_path / "secrets"
+    code.mkdir()
+    secrets.mkdir()
+    (code / "folder_backend.py").write_text(FOLDER_BACKEND)
+    for path in (tmp_path, code, secrets, code / "folder_backend.py"):
+        path.chmod(0o755 if path.is_dir() else 0o644)  # readable by the image's uid
+
+    def write(key: str, value: str) -> None:
+        (secrets / key).write_text(value)
+        (secrets / key).chmod(0o644)
+
+    environment = {
+        "PYTHONPATH": "/secrets-backend",
+        "AIRFLOW__SECRETS__BACKEND": "folder_backend.FolderBackend",
+        "AIRFLOW__SECRETS__BACKEND_KWARGS": '{"folder": "/secrets"}',
+    }
+    volumes = {str(code): {"bind": "/secrets-backend", "mode": "ro"}, str(secrets): {"bind": "/secrets", "mode": "ro"}}
+    return write, environment, volumes
+
+
+def test_the_secret_form_of_the_database_connection_is_resolved_and_waited_for(
+    run_in, small_image, secrets_backend
+):
+    write, environment, volumes = secrets_backend
+    write("metadata-db-url", "postgresql+psycopg2://airflow:s3cr3t-pw@127.0.0.1:4/airflow")
+    ran = run_in(
+        small_image,
+        ["scheduler"],
+        environment={
+            **environment,
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_SECRET": "metadata-db-url",
+            **FAST_FAIL,
+        },
+        volumes=volumes,
+    )
+    assert ran.exit_code == 1, ran.output
+    errors = [line for line in ran.output.splitlines() if line.startswith("ERROR")]
+    # the host and port can only have come from the secrets backend
+    assert errors == [
+        "ERROR: cannot reach the metadata database at postgresql://127.0.0.1:4 after 2 attempts "
+        "(CONNECTION_CHECK_MAX_COUNT=2, CONNECTION_CHECK_SLEEP_TIME=0.2)"
+    ]
+    assert "s3cr3t" not in ran.output
+
+
+def test_the_secret_form_of_the_database_connection_is_the_address_waited_for(
+    client, run_in, small_image, secrets_backend
+):
+    write, environment, volumes = secrets_backend
+    write("metadata-db-url", "postgresql://airflow:s3cr3t-pw@127.0.0.1:5433/airflow")
+    # A neighbour listens on the port only the secret names and reports each connection it accepts.
+    listener = client.containers.run(
+        small_image,
+        ["python", "-c", "import socket\ns = socket.create_server(('127.0.0.1', 5433))\nwhile True:\n"
+         "    s.accept()[0].close()\n    print('accepted', flush=True)\n"],
+        detach=True,
+        network_mode="none",
+    )  # fmt: skip
+    try:
+        ran = run_in(
+            small_image,
+            ["scheduler", "--help"],  # waits for the database only; --help itself connects to nothing
+            network_mode=f"container:{listener.id}",
+            environment={
+                **environment,
+                "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_SECRET": "metadata-db-url",
+                "CONNECTION_CHECK_MAX_COUNT": "40",
+                "CONNECTION_CHECK_SLEEP_TIME": "0.5",
+            },
+            volumes=volumes,
+        )
+        accepted = listener.logs().decode().split()
+    finally:
+        listener.remove(force=True)
+    assert ran.exit_code == 0, ran.output
+    assert "usage: airflow scheduler" in ran.output.lower() and "s3cr3t" not in ran.output
+    assert accepted == ["accepted"]  # the entrypoint's check, at the address from the secrets backend
+
+
+@pytest.mark.parametrize(
+    ("executor", "waits_for_the_broker"),
+    [
+        ("CeleryExecutor", True),
+        ("airflow.providers.celery.executors.celery_executor.CeleryExecutor", True),
+        ("LocalExecutor,CeleryExecutor", True),
+        ("LocalExecutor", False),
+    ],
+)
+def test_scheduler_waits_for_the_celery_broker_only_with_a_celery_executor(
+    run_in, small_image, executor, waits_for_the_broker
+):
+    ran = run_in(
+        small_image,
+        ["scheduler", "--help"],
+        environment={
+            **SQLITE,
+            "AIRFLOW__CORE__EXECUTOR": executor,
+            "AIRFLOW__CELERY__BROKER_URL": "redis://:s3cr3t-pw@127.0.0.1:3/0",
+            **FAST_FAIL,
+        },
+    )
+    assert "s3cr3t" not in ran.output
+    if waits_for_the_broker:
+        assert ran.exit_code == 1, ran.output
+        assert "waiting for the Celery broker at redis://127.0.0.1:3 (1/2)" in ran.output
+        assert [line for line in ran.output.splitlines() if line.startswith("ERROR")] == [
+            "ERROR: cannot reach the Celery broker at redis://127.0.0.1:3 after 2 attempts "
+            "(CONNECTION_CHECK_MAX_COUNT=2, CONNECTION_CHECK_SLEEP_TIME=0.2)"
+        ]
+    else:
+        assert ran.exit_code == 0, ran.output
+        assert "Celery broker" not in ran.output and "usage: airflow scheduler" in ran.output.lower()
+
+
 def test_wait_succeeds_once_the_services_come_up(client, run_in, small_image):
     # A neighbour container opens the ports a few seconds late; the checked container shares its network.
     listener = client.containers.run(

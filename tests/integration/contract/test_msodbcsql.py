@@ -19,7 +19,7 @@ from pathlib import Path
 from airflow_image.build import BuildOptions, build_image
 
 from ..conftest import SMALL_PYTHON
-from .test_build_args import copy_context, run, served  # noqa: F401
+from .test_build_args import copy_context, database_client_libraries, run, served  # noqa: F401
 
 DRIVER = "ODBC Driver 18 for SQL Server"
 
@@ -105,4 +105,7 @@ def test_microsofts_driver_from_a_repository_in_docker_context_files(
     assert f"[{DRIVER}]" in lines
     assert DRIVER in lines[2]  # pyodbc, through unixODBC, sees Microsoft's driver
     assert lines[3] == "0"  # the repository was used for the build only
+    # --db-clients msodbcsql turns INSTALL_POSTGRES_CLIENT and INSTALL_MYSQL_CLIENT off: neither library
+    # is there (the odbc extra links against neither)
+    assert database_client_libraries(tag) == {"libpq": False, "mariadb": False}
 
