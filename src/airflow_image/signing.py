@@ -291,7 +291,8 @@ def verify_image(
 ) -> list[str]:
     """One line per thing that does not check out ([] when the image is signed, its SBOM and provenance
     attestations are present and signed, and the provenance names `source_url` at the image's revision).
-    The tag is resolved once; everything is checked at that digest."""
+    The tag is resolved once; everything is checked at that digest. A digest that carries nothing cosign
+    made (another image pushed over a signed tag) is one line, not one per check."""
     host, repository, reference = _reference(ref)
     digest = client.head_manifest(repository, reference)
     if digest is None:
@@ -301,12 +302,18 @@ def verify_image(
     images = pushed_images(client, repository, digest, platform="")
     failures = []
     for target in [digest, *(i.digest for i in images if i.digest != digest)]:
-        what = next((i.platform for i in images if i.digest == target and target != digest), "the index")
+        what = ref if target == digest else f"{next(i.platform for i in images if i.digest == target)} image"
         result = runner.run(verify_command(verifier, f"{repository_ref}@{target}"), capture=True, check=False,
                             env=env, quiet=True, read_only=True)  # fmt: skip
-        if result.returncode != 0:
-            failures.append(f"signature: {what} ({target[:19]}) has none valid for {_identity(verifier)}: "
-                            f"{_last_line(result)}")
+        if result.returncode == 0:
+            continue
+        if target == digest and not carries_cosign_artifacts(client, repository, digest):
+            # Nothing was ever signed or attested at this digest: the tag names another image than the one
+            # signed. That is the one finding; the attestations' failures would only repeat it.
+            return [f"signature: {ref} is {digest[:19]}, which carries no signature or attestation at all: not "
+                    "the image that was signed (another image pushed over the tag, or never signed)"]
+        failures.append(f"signature: {what} ({target[:19]}) has none valid for {_identity(verifier)}: "
+                        f"{_last_line(result)}")
     attested = {}
     for predicate_type, name in ((SBOM_TYPE, "SBOM"), (PROVENANCE_TYPE, "provenance")):
         result = runner.run(verify_attestation_command(verifier, pinned, predicate_type), capture=True, check=False,
@@ -323,6 +330,13 @@ def verify_image(
         for revision in sorted(revisions):
             failures += provenance_problems(attested[PROVENANCE_TYPE], source_url=source_url, revision=revision)
     return failures
+
+
+def carries_cosign_artifacts(client: RegistryClient, repository: str, digest: str) -> bool:
+    """Whether cosign left a signature or an attestation on this digest: the `sha256-<hex>.sig` and
+    `.att` tags it pushes beside the image (whoever's key made them)."""
+    stem = digest.replace(":", "-")
+    return any(client.head_manifest(repository, f"{stem}.{kind}") is not None for kind in ("sig", "att"))
 
 
 def _identity(verifier: Verifier) -> str:

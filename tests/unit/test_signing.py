@@ -203,12 +203,20 @@ def test_attested_predicates_decode_each_envelope():
 # -- verify_image, with the registry and cosign faked ---------------------------------------------------
 
 
+def _cosign_tags(*digests: str, kinds=("sig", "att")) -> frozenset:
+    """The tags cosign pushes beside a digest it signed (`.sig`) or attested (`.att`)."""
+    return frozenset(f"{d.replace(':', '-')}.{kind}" for d in digests for kind in kinds)
+
+
 @dataclass
 class FakeClient:
     host: str = "reg:5000"
     revision: str = REV
+    cosign_tags: frozenset = _cosign_tags(INDEX, AMD)  # what a signed release left in the registry
 
     def head_manifest(self, repository, reference):
+        if reference in self.cosign_tags:
+            return "sha256:" + "f" * 64
         return INDEX if reference in ("3.3.2", INDEX) else None
 
     def get_manifest(self, repository, reference):
@@ -257,13 +265,23 @@ def test_a_good_release_verifies_at_the_digest_the_tag_names():
 @pytest.mark.parametrize(
     ("cosign", "client", "expected"),
     [
-        (FakeCosign(signed={AMD}), FakeClient(), ["signature: the index"]),
-        (FakeCosign(signed={INDEX}), FakeClient(), ["signature: linux/amd64"]),
+        (FakeCosign(signed={AMD}), FakeClient(), [f"signature: reg:5000/airflow:3.3.2 ({INDEX[:19]}) has none valid"]),
+        (FakeCosign(signed={INDEX}), FakeClient(), [f"signature: linux/amd64 image ({AMD[:19]}) has none valid"]),
         (FakeCosign(attested={"slsaprovenance": _provenance()}), FakeClient(), ["SBOM attestation: none signed"]),
         (FakeCosign(attested={"cyclonedx": {}}), FakeClient(), ["provenance attestation: none signed"]),
         (FakeCosign(), FakeClient(revision="e" * 40), ["provenance: records revision"]),
+        # a wrong key: the release's signatures are there, none is valid for this key
         (FakeCosign(signed=set(), attested={}), FakeClient(),
-         ["signature: the index", "signature: linux/amd64", "SBOM attestation", "provenance attestation"]),
+         ["signature: reg:5000/airflow:3.3.2", "signature: linux/amd64", "SBOM attestation", "provenance attestation"]),
+        # attested but never signed, or signed but never attested: still one line per check
+        (FakeCosign(signed=set(), attested={}), FakeClient(cosign_tags=_cosign_tags(INDEX, kinds=("att",))),
+         ["signature: reg:5000/airflow:3.3.2", "signature: linux/amd64", "SBOM attestation", "provenance attestation"]),
+        (FakeCosign(signed=set(), attested={}), FakeClient(cosign_tags=_cosign_tags(INDEX, kinds=("sig",))),
+         ["signature: reg:5000/airflow:3.3.2", "signature: linux/amd64", "SBOM attestation", "provenance attestation"]),
+        # another image pushed over the tag: nothing cosign made is on its digest, one line says so
+        (FakeCosign(signed=set(), attested={}), FakeClient(cosign_tags=_cosign_tags(AMD)),
+         [f"signature: reg:5000/airflow:3.3.2 is {INDEX[:19]}, which carries no signature or attestation at all: "
+          "not the image that was signed"]),
     ],
 )  # fmt: skip
 def test_each_failure_is_one_line(cosign, client, expected):
@@ -271,6 +289,11 @@ def test_each_failure_is_one_line(cosign, client, expected):
     assert len(failures) == len(expected)
     for line, start in zip(failures, expected, strict=True):
         assert line.startswith(start) and "\n" not in line, line
+
+
+def test_a_verified_signature_is_not_second_guessed_by_where_it_is_stored():
+    """cosign may keep signatures elsewhere than `.sig` tags (OCI referrers): its verdict decides."""
+    assert _verify(FakeCosign(), FakeClient(cosign_tags=frozenset())) == []
 
 
 def test_a_missing_tag_is_one_line():
