@@ -57,8 +57,8 @@ def import_start_up_modules() -> None:
     subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, check=True)
 
 
-def compile_tree(path: str) -> None:
-    subprocess.run([sys.executable, "-m", "compileall", "-q", "-j", "0", path], check=True)
+def compile_tree_command(path: str) -> list[str]:
+    return [sys.executable, "-m", "compileall", "-q", "-j", "0", path]
 
 
 def main(mode: str) -> int:
@@ -76,10 +76,16 @@ def main(mode: str) -> int:
     # cost more than the whole download. "startup" lets the probe's own imports write the bytecode of
     # what start-up imports, then compiles Airflow's package; "all" compiles everything.
     if mode == "startup":
-        import_start_up_modules()
-        compile_tree(os.path.join(site, "airflow"))
+        # The probe is one interpreter importing one module after another: Airflow's package compiles on
+        # the other cores meanwhile. Both write each .pyc by atomic rename, so a file both touch is safe.
+        compiling = subprocess.Popen(compile_tree_command(os.path.join(site, "airflow")))
+        try:
+            import_start_up_modules()
+        finally:
+            if compiling.wait() != 0:
+                raise SystemExit(f"ERROR: compiling {site}/airflow failed (exit {compiling.returncode})")
     elif mode == "all":
-        compile_tree(site)
+        subprocess.run(compile_tree_command(site), check=True)
     kept = 0
     for root, _, files in os.walk(site):
         for name in files:
