@@ -142,11 +142,9 @@ def run_benchmark(
         if image is None:
             raise AirflowImageError(f"the benchmark image {tag} is missing after its build")
         inspect = f"docker image inspect {tag}"
-        history = f"docker history --human=false {tag} (sum of layer sizes)"
+        du = f"docker run --rm --entrypoint du {tag} -sxb /"
         measurements += [
-            Measurement(
-                "image size", unpacked_size(runner, tag) / 1e6, "MB", history, targets.image_bytes / 1e6
-            ),
+            Measurement("image size", unpacked_size(runner, tag) / 1e6, "MB", du, targets.image_bytes / 1e6),
             # under the containerd image store: the compressed layers a node downloads
             Measurement("pull size", image.size / 1e6, "MB", inspect),
             Measurement("layers", image.layers, "", inspect),

@@ -40,15 +40,15 @@ def inspect_image(runner: CommandRunner, ref: str) -> LocalImage | None:
 
 
 def unpacked_size(runner: CommandRunner, ref: str) -> int:
-    """Bytes the image takes unpacked: the sum of its layers' sizes as `docker history` gives them.
-
-    This is what the classic image store reported as `Size`; under the containerd image store
-    `docker image inspect` reports the compressed content (what a node pulls) instead."""
+    """Bytes of the image's files (apparent sizes, each hard link once), read with `du` in a throwaway
+    container: what the classic image store reported as `Size`. Under the containerd image store
+    `docker image inspect` reports the compressed content (what a node pulls) and `docker history`
+    the snapshots' disk usage in whole blocks (~8% more for ~40,000 small files)."""
     result = runner.run(
-        ["docker", "history", "--no-trunc", "--human=false", "--format", "{{.Size}}", ref],
+        ["docker", "run", "--rm", "--network", "none", "--entrypoint", "du", ref, "-sxb", "/"],
         capture=True, quiet=True, read_only=True,
     )  # fmt: skip
-    return sum(int(line) for line in result.stdout.split() if line.isdigit())
+    return int(result.stdout.split()[0])
 
 
 def repository_of(ref: str) -> str:

@@ -37,8 +37,8 @@ class RecordingRunner:
         self.calls.append(argv)
         if argv[:3] == ["docker", "image", "inspect"]:
             return Result(tuple(argv), 0, INSPECT)
-        if argv[:2] == ["docker", "history"]:
-            return Result(tuple(argv), 0, "1200000000\n0\n700000000\n0\n")
+        if argv[:2] == ["docker", "run"] and argv[-2:] == ["-sxb", "/"]:
+            return Result(tuple(argv), 0, "1900000000\t/\n")
         if argv[:2] == ["git", "-C"]:
             return Result(tuple(argv), 0, "c" * 40 + " 2026-11-25T00:00:00+00:00\n")
         if argv[:2] == ["docker", "run"] and "du -sm" in argv[-1]:
@@ -74,7 +74,7 @@ def test_benchmark_measures_in_order_on_a_salted_cache_and_prunes_only_that(sett
         "airflow version (median of 3)",
         "second flavour / first flavour",
     } <= set(names)
-    # the unpacked size (layer sizes from docker history), not the compressed content inspect reports
+    # the unpacked size (du in the image), not the compressed content inspect reports
     size = next(m for m in result.measurements if m.name == "image size")
     assert size.value == 1900.0 and size.met is True
     assert next(m for m in result.measurements if m.name == "pull size").value == 650.0
