@@ -249,7 +249,10 @@ venv_manifest >/tmp/after.txt
 comm -13 /tmp/before.txt /tmp/after.txt | cut -d' ' -f1 >/tmp/added.txt
 xargs -r -a /tmp/added.txt cp --parents -P -t /venv-delta
 "${AIRFLOW_VENV}/bin/python" /usr/local/lib/airflow-image/strip_safely.py /venv-delta
-comm -13 /build-info/runtime-apt-deps.txt <(runtime_packages_for "${AIRFLOW_VENV}") >/build-info-extra/runtime-apt-deps.txt
+# only what was added can link against a library the production set does not (ldd over all of
+# site-packages took seconds of a rebuild that adds one pure-Python package)
+grep -E '\.so(\.[0-9]+)*$' /tmp/added.txt | tr '\n' '\0' | packages_linked_by "${AIRFLOW_VENV}" >/tmp/linked.txt || true
+comm -13 /build-info/runtime-apt-deps.txt /tmp/linked.txt >/build-info-extra/runtime-apt-deps.txt
 "${AIRFLOW_VENV}/bin/pip" check
 EOF
 

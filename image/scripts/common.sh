@@ -79,10 +79,15 @@ PY
 
 # Debian packages that own the shared libraries the environment's extensions link against.
 runtime_packages_for() {
+    find "$1" -type f \( -name '*.so' -o -name '*.so.*' \) -print0 | packages_linked_by "$1"
+}
+
+# Debian packages that own the shared libraries that the shared objects named on stdin (NUL-separated)
+# link against, leaving out the libraries that the environment $1 itself ships.
+packages_linked_by() {
     local venv=$1
     # ldd exits non-zero when one of its files is not a dynamic object: not an error here
-    find "$venv" -type f \( -name '*.so' -o -name '*.so.*' \) -print0 \
-        | { xargs -0 -r ldd 2>/dev/null || true; } \
+    { xargs -0 -r ldd 2>/dev/null || true; } \
         | awk '$2 == "=>" && $3 ~ /^\// {print $3}' \
         | sort -u \
         | while read -r lib; do
