@@ -142,7 +142,7 @@ def run_benchmark(
         if image is None:
             raise AirflowImageError(f"the benchmark image {tag} is missing after its build")
         inspect = f"docker image inspect {tag}"
-        du = f"docker run --rm --entrypoint du {tag} -sxb /"
+        du = f"docker run --rm --user 0 --entrypoint du {tag} -sxb /"
         measurements += [
             Measurement("image size", unpacked_size(runner, tag) / 1e6, "MB", du, targets.image_bytes / 1e6),
             # under the containerd image store: the compressed layers a node downloads

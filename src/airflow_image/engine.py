@@ -45,7 +45,8 @@ def unpacked_size(runner: CommandRunner, ref: str) -> int:
     `docker image inspect` reports the compressed content (what a node pulls) and `docker history`
     the snapshots' disk usage in whole blocks (~8% more for ~40,000 small files)."""
     result = runner.run(
-        ["docker", "run", "--rm", "--network", "none", "--entrypoint", "du", ref, "-sxb", "/"],
+        # as root: the image's own user may not read every folder (/var/cache/ldconfig)
+        ["docker", "run", "--rm", "--network", "none", "--user", "0", "--entrypoint", "du", ref, "-sxb", "/"],
         capture=True, quiet=True, read_only=True,
     )  # fmt: skip
     return int(result.stdout.split()[0])
