@@ -11,6 +11,12 @@
 # secret mounts.
 
 ARG PYTHON_BASE_IMAGE="python:3.12-slim-bookworm"
+# The flavour defaults to the X.Y that starts the base image's tag (python:3.12-slim-bookworm → 3.12);
+# a base whose tag does not start that way needs AIRFLOW_PYTHON_VERSION passed explicitly. Derived here,
+# so that no stage before the labels names the base: the layers depend on the base's content, not on
+# what it is called (a mirror's name for the same image, or a registry's, reuses every cached layer).
+ARG PYTHON_BASE_TAG=${PYTHON_BASE_IMAGE##*:}
+ARG AIRFLOW_PYTHON_VERSION=${PYTHON_BASE_TAG%%-*}
 
 # Every customisation point is declared once here with its default; each stage names the ones it
 # uses (`ARG NAME`), which brings the default (or the value passed with --build-arg) into it.
@@ -54,7 +60,6 @@ ARG CACHE_SALT=""
 ########################################################################################################
 FROM ${PYTHON_BASE_IMAGE} AS build
 ARG CACHE_SALT
-ARG PYTHON_BASE_IMAGE
 ARG AIRFLOW_VERSION
 ARG AIRFLOW_EXTRAS
 ARG ADDITIONAL_AIRFLOW_EXTRAS
@@ -66,10 +71,10 @@ ARG AIRFLOW_VENV
 ARG INSTALL_FROM_CONTEXT_FILES
 ARG INSTALL_MSODBCSQL
 ARG AIRFLOW_BYTECODE
-# The flavour defaults to the X.Y that starts the base image's tag (python:3.12-slim-bookworm → 3.12);
-# a base whose tag does not start that way needs AIRFLOW_PYTHON_VERSION passed explicitly.
-ARG PYTHON_BASE_TAG=${PYTHON_BASE_IMAGE##*:}
-ARG AIRFLOW_PYTHON_VERSION=${PYTHON_BASE_TAG%%-*}
+ARG AIRFLOW_PYTHON_VERSION
+# The apt caches are one per architecture (a multi-platform build's stages share no lists), not per
+# base name; apt checks every cached .deb against its index, so suites may share them safely.
+ARG TARGETARCH
 
 SHELL ["/bin/bash", "-o", "pipefail", "-e", "-u", "-c"]
 
@@ -82,8 +87,8 @@ COPY image/scripts/ /usr/local/lib/airflow-image/
 
 # A CA bundle for TLS-intercepting proxies may come in as the secret `cacert`; it is only ever
 # mounted, never copied, so it is in no layer.
-RUN --mount=type=cache,target=/var/cache/apt,id=apt-archives-${PYTHON_BASE_IMAGE}${CACHE_SALT},sharing=locked \
-    --mount=type=cache,target=/var/lib/apt/lists,id=apt-lists-${PYTHON_BASE_IMAGE}${CACHE_SALT},sharing=locked \
+RUN --mount=type=cache,target=/var/cache/apt,id=apt-archives-${TARGETARCH}${CACHE_SALT},sharing=locked \
+    --mount=type=cache,target=/var/lib/apt/lists,id=apt-lists-${TARGETARCH}${CACHE_SALT},sharing=locked \
     --mount=type=bind,source=docker-context-files,target=/context/docker-context-files \
     --mount=type=secret,id=cacert \
     <<EOF
@@ -144,7 +149,7 @@ use_index_secrets_if_given
 python_flavour=$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 # The python.version label is derived from the base's tag; it must not lie.
 [[ ${python_flavour} == "${AIRFLOW_PYTHON_VERSION}" ]] \
-    || fail "${PYTHON_BASE_IMAGE} runs Python ${python_flavour} but AIRFLOW_PYTHON_VERSION is '${AIRFLOW_PYTHON_VERSION}'; pass --build-arg AIRFLOW_PYTHON_VERSION=${python_flavour}"
+    || fail "the base image runs Python ${python_flavour} but AIRFLOW_PYTHON_VERSION is '${AIRFLOW_PYTHON_VERSION}'; pass --build-arg AIRFLOW_PYTHON_VERSION=${python_flavour}"
 mkdir -p /build-info
 CONSTRAINTS=$(select_constraints "${AIRFLOW_CONSTRAINTS}" "${AIRFLOW_VERSION}" "${python_flavour}" /build-info/constraints.txt)
 export CONSTRAINTS
@@ -318,7 +323,7 @@ COPY --from=context-debs /out/ /
 ########################################################################################################
 FROM ${PYTHON_BASE_IMAGE} AS main
 ARG CACHE_SALT
-ARG PYTHON_BASE_IMAGE
+ARG TARGETARCH
 ARG AIRFLOW_VERSION
 ARG AIRFLOW_EXTRAS
 ARG ADDITIONAL_AIRFLOW_EXTRAS
@@ -340,8 +345,8 @@ SHELL ["/bin/bash", "-o", "pipefail", "-e", "-u", "-c"]
 # The environment first: a change to the OS packages below then does not copy it again.
 COPY --from=build --chown=${AIRFLOW_UID}:0 ${AIRFLOW_VENV} ${AIRFLOW_VENV}
 
-RUN --mount=type=cache,target=/var/cache/apt,id=apt-archives-${PYTHON_BASE_IMAGE}${CACHE_SALT},sharing=locked \
-    --mount=type=cache,target=/var/lib/apt/lists,id=apt-lists-${PYTHON_BASE_IMAGE}${CACHE_SALT},sharing=locked \
+RUN --mount=type=cache,target=/var/cache/apt,id=apt-archives-${TARGETARCH}${CACHE_SALT},sharing=locked \
+    --mount=type=cache,target=/var/lib/apt/lists,id=apt-lists-${TARGETARCH}${CACHE_SALT},sharing=locked \
     --mount=type=bind,from=build,source=/build-info,target=/build-info \
     --mount=type=bind,from=additional,source=/build-info-extra,target=/build-info-extra \
     --mount=type=bind,from=build,source=/usr/local/lib/airflow-image,target=/usr/local/lib/airflow-image \
@@ -412,9 +417,9 @@ ARG BASE_IMAGE_DIGEST=""
 ARG BUILD_INPUTS_HASH=""
 ARG AIRFLOW_VARIANT="regular"
 ARG AIRFLOW_SECURITY_OVERRIDES
-# Same derivation as in the build stage, which already checked it against the base's python.
-ARG PYTHON_BASE_TAG=${PYTHON_BASE_IMAGE##*:}
-ARG AIRFLOW_PYTHON_VERSION=${PYTHON_BASE_TAG%%-*}
+# The build stage already checked the flavour against the base's python.
+ARG PYTHON_BASE_IMAGE
+ARG AIRFLOW_PYTHON_VERSION
 LABEL org.opencontainers.image.title="Apache Airflow" \
       org.opencontainers.image.description="Production image of Apache Airflow" \
       org.opencontainers.image.licenses="Apache-2.0" \

@@ -112,12 +112,19 @@ def parse_build_arg_docs(text: str, *, source: str = str(BUILD_ARG_DOCS)) -> dic
     return docs
 
 
+# Set by BuildKit itself for every build (the platform being built and the one building); a user cannot
+# choose them with --build-arg, so they are no customisation point to document.
+AUTOMATIC_PLATFORM_ARGS = frozenset(
+    f"{side}{part}" for side in ("TARGET", "BUILD") for part in ("PLATFORM", "OS", "ARCH", "VARIANT")
+)
+
+
 def check_build_arg_docs(
     args: Iterable[DockerfileArg], docs: Mapping[str, BuildArgDoc], *, known_options: Iterable[str]
 ) -> None:
     """Every ARG documented, nothing documented that is not an ARG, every option a real one."""
     names = [a.name for a in args]
-    missing = [n for n in names if n not in docs]
+    missing = [n for n in names if n not in docs and n not in AUTOMATIC_PLATFORM_ARGS]
     unknown = [n for n in docs if n not in names]
     options = set(known_options)
     bad_options = [f"{d.name} ({d.option})" for d in docs.values() if d.option and d.option not in options]

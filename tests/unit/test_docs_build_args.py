@@ -123,6 +123,16 @@ def test_agreement_passes():
     check_build_arg_docs(ARGS, _docs(A="--yes", B=None), known_options=["--yes"])
 
 
+@pytest.mark.parametrize("name", ["TARGETARCH", "TARGETPLATFORM", "BUILDPLATFORM"])
+def test_buildkit_platform_args_need_no_entry(name):
+    check_build_arg_docs((*ARGS, DockerfileArg(name, ("main",), ())), _docs(A=None, B=None), known_options=[])
+
+
+def test_an_undocumented_arg_named_like_a_platform_arg_is_still_missing():
+    with pytest.raises(DocsError, match=r"without an entry in docs/build-args\.toml: TARGETARCHITECTURE"):
+        check_build_arg_docs((DockerfileArg("TARGETARCHITECTURE", ("main",), ()),), {}, known_options=[])
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
