@@ -59,9 +59,3 @@ def test_bad_ci_image_entries_are_one_line_errors(tmp_path, entry, message):
     with pytest.raises(ConfigError, match=re.escape(message)) as raised:
         settings_with_ci_images(tmp_path, f'[[tool.airflow-image.ci-images]]\npython = "3.11"\n{entry}\n')
     assert "\n" not in str(raised.value)
-
-
-def test_the_committed_ci_matrix_builds_one_image_for_both_platforms():
-    """Issue: CI builds and tests an arm64 image for real, and a tag that holds both platforms."""
-    images = load_settings(ROOT).ci_images
-    assert any(image.platforms == ("linux/amd64", "linux/arm64") for image in images)

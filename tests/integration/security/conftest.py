@@ -58,12 +58,15 @@ class Bases:
         client = self.registry.client()
         return {p: client.image_manifest(repository, tag, platform=p).digest for p in platforms}
 
-    def patch(self, python: str, *, platforms: tuple[str, ...] = (), security_updates: bool = True) -> str:
+    def patch(
+        self, python: str, *, platforms: tuple[str, ...] = (), keep: tuple[str, ...] = (), security_updates: bool = True
+    ) -> str:
         """A patched base under the same tag (for each of `platforms`, else the engine's own): the base
         with its Debian suite's security updates applied, from the security archive this host's own apt
         configuration names — a real Debian security upgrade, as the official bases get them. Without
         `security_updates`, a quick stand-in for one (minutes less under emulation): one file and the
-        `base-files` entry's version in the dpkg database (`…+patch1`)."""
+        `base-files` entry's version in the dpkg database (`…+patch1`). The platforms in `keep` stay as they
+        were in the index the tag names."""
         suite = STANDIN_BASES[python][0].rpartition("-")[2]
         if security_updates:
             step = (
@@ -78,14 +81,23 @@ class Bases:
                 " && rm -rf /var/lib/apt/lists/*\n"
             )
         else:
-            step = ("RUN echo patched > /etc/patch-level"
-                    " && sed -i '/^Package: base-files$/,/^$/ s/^Version: .*/&+patch1/' /var/lib/dpkg/status\n")
+            step = (
+                "RUN echo patched > /etc/patch-level"
+                " && sed -i '/^Package: base-files$/,/^$/ s/^Version: .*/&+patch1/' /var/lib/dpkg/status\n"
+            )
         chosen = ["--platform", ",".join(platforms)] if platforms else []
         network = ["--network", "host", *(["--secret", f"id=cacert,src={CA_BUNDLE}"] if CA_BUNDLE else [])]
+        target = f"{self.ref(python)}-patched" if keep else self.ref(python)
         docker("build", "--quiet", *(network if security_updates else ["--network", "none"]), *chosen,
-               "--tag", self.ref(python), "-", input=f"FROM {self.ref(python)}\n{step}",
+               "--tag", target, "-", input=f"FROM {self.ref(python)}\n{step}",
                registry=self.registry)  # fmt: skip
-        docker("push", "--quiet", self.ref(python), registry=self.registry)
+        docker("push", "--quiet", target, registry=self.registry)
+        if keep:
+            # The index keeps the kept platforms' manifests byte for byte (their digests do not move),
+            # as when Debian's updates reach one architecture's image before the other's.
+            repository = self.ref(python).rpartition(":")[0]
+            kept = [f"{repository}@{d}" for d in self.platform_digests(python, keep).values()]
+            docker("buildx", "imagetools", "create", "--tag", self.ref(python), target, *kept, registry=self.registry)
         return self.digest(python)
 
 
@@ -109,8 +121,12 @@ def _forget_test_digests(host: str) -> None:
     stand-in's first RepoDigest as their base digest (else its id), so the test's are removed: only
     those references, never the image."""
     for standin, _ in STANDIN_BASES.values():
-        listed = subprocess.run(["docker", "image", "inspect", "-f", "{{range .RepoDigests}}{{println .}}{{end}}",
-                                 standin], capture_output=True, text=True, check=False)
+        listed = subprocess.run(
+            ["docker", "image", "inspect", "-f", "{{range .RepoDigests}}{{println .}}{{end}}", standin],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         refs = [r for r in listed.stdout.split() if r.startswith(f"{host}/")]
         if refs:
             subprocess.run(["docker", "image", "rm", *refs], capture_output=True, check=False)
