@@ -83,7 +83,7 @@ install_from_trixie() {
 # disk, so a garbage-collection limit keeps it bounded. The containerd image store is what lets the
 # engine hold multi-platform images (`--load` of linux/amd64,linux/arm64) and lets BuildKit attach
 # provenance attestations; the classic store refuses both. Settings already in the file are kept.
-BUILDER_KEEP_STORAGE=${BUILDER_KEEP_STORAGE:-20GB}
+BUILDER_KEEP_STORAGE=${BUILDER_KEEP_STORAGE:-12GB}
 configure_engine() {
     mkdir -p /etc/docker
     python3 - /etc/docker/daemon.json "$BUILDER_KEEP_STORAGE" <<'PY'
@@ -118,10 +118,22 @@ step_engine() {
     if docker info >/dev/null 2>&1 && docker buildx version >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then
         uses_containerd_store || die "the running engine uses the classic image store; multi-platform images and attestations need the containerd store: stop dockerd and run this again (it enables the store in /etc/docker/daemon.json)"
         log "engine already running: $(docker version -f '{{.Server.Version}}'), containerd image store"
-        return 0
+    else
+        engine_is_new_enough || install_engine
+        start_engine
     fi
-    engine_is_new_enough || install_engine
-    start_engine
+    bound_build_cache
+}
+
+# The engine's own cache GC (daemon.json above) lets the cache outgrow its bound under the containerd
+# image store; on a host that is used again and again (a CI runner), a run then starts short of disk.
+# Least recently used records go first; the stand-ins are images, never touched.
+bound_build_cache() {
+    local before after
+    before=$(df -Pk /var/lib/docker | awk 'NR == 2 {print int($4 / 1048576)}')
+    docker builder prune --force --keep-storage "$BUILDER_KEEP_STORAGE" >/dev/null
+    after=$(df -Pk /var/lib/docker | awk 'NR == 2 {print int($4 / 1048576)}')
+    log "build cache bounded to $BUILDER_KEEP_STORAGE: ${after} GB free for images and builds (was ${before} GB)"
 }
 
 image_exists() { docker image inspect "$1" >/dev/null 2>&1; }
