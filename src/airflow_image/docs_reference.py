@@ -156,7 +156,7 @@ def render_build_args(args: Iterable[DockerfileArg], docs: Mapping[str, BuildArg
     sections = []
     for set_by, title in (("user", "Customisation points"), ("tooling", "Set by the build tooling")):
         entries = []
-        for arg in args:
+        for arg in (a for a in args if a.name not in AUTOMATIC_PLATFORM_ARGS):
             doc = docs[arg.name]
             if doc.set_by != set_by:
                 continue

@@ -190,3 +190,9 @@ def test_an_arg_redeclared_in_a_stage_shows_the_global_default():
     args = (DockerfileArg("BASE", ("global", "build", "main"), ("img:1",)), DockerfileArg("OTHER", ("main",), ()))
     docs = {"BASE": BuildArgDoc("BASE", "b", "user"), "OTHER": BuildArgDoc("OTHER", "o", "user")}
     assert "Default: `img:1` · declared in `FROM` lines, `build`, `main`" in render_build_args(args, docs)
+
+
+def test_buildkit_platform_args_are_left_out_of_the_reference():
+    args = (DockerfileArg("TARGETARCH", ("build",), ()), DockerfileArg("OTHER", ("main",), ()))
+    text = render_build_args(args, {"OTHER": BuildArgDoc("OTHER", "o", "user")})
+    assert "`OTHER`" in text and "TARGETARCH" not in text
