@@ -127,11 +127,13 @@ step_engine() {
 
 # The engine's own cache GC (daemon.json above) lets the cache outgrow its bound under the containerd
 # image store; on a host that is used again and again (a CI runner), a run then starts short of disk.
-# Least recently used records go first; the stand-ins are images, never touched.
+# Least recently used records go first; tagged images (the stand-ins among them) are never touched,
+# only the untagged ones that rebuilding a tag leaves behind.
 bound_build_cache() {
     local before after
     before=$(df -Pk /var/lib/docker | awk 'NR == 2 {print int($4 / 1048576)}')
     docker builder prune --force --keep-storage "$BUILDER_KEEP_STORAGE" >/dev/null
+    docker image prune --force >/dev/null
     after=$(df -Pk /var/lib/docker | awk 'NR == 2 {print int($4 / 1048576)}')
     log "build cache bounded to $BUILDER_KEEP_STORAGE: ${after} GB free for images and builds (was ${before} GB)"
 }

@@ -42,8 +42,9 @@ def small_image(settings, matrix, runner, ca_bundle) -> str:
     return ref
 
 
-# Images the integration tests build only to look at once; removed when the session ends so that
-# repeated runs on one host do not pile them up (the small image above is kept: others reuse it).
+# Images the integration tests build only to look at once; removed after each test, so that neither
+# one run (the CI host's disk is small: their unpacked layers are several GB together) nor repeated
+# runs on one host pile them up. The small image above is kept: other tests reuse it.
 THROWAWAY_REPOSITORIES = (
     "airflow-custom",
     "airflow-url",
@@ -56,7 +57,7 @@ THROWAWAY_REPOSITORIES = (
 )
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(autouse=True)
 def remove_throwaway_images():
     yield
     listed = subprocess.run(
