@@ -135,6 +135,8 @@ def serve_registry(folder: Path) -> Iterator[LocalRegistry]:
         process.terminate()
         process.wait(timeout=10)
         _remove_local_refs(host)
+        # pytest keeps the temporary folders of its last three runs; a registry's blobs are GBs
+        shutil.rmtree(folder / "storage", ignore_errors=True)
 
 
 @pytest.fixture
