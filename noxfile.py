@@ -107,7 +107,10 @@ def integration(session: nox.Session) -> None:
     session.install("-e", ".[sbom]", "pytest>=8", "invoke>=2.2", "bcrypt>=4", "PyYAML>=6")
     paths = [a for a in session.posargs if a.startswith("tests/")] or ["tests/integration"]
     options = [a for a in session.posargs if not a.startswith("tests/")]
-    session.run("pytest", *paths, "-p", "no:cacheprovider", "--durations=30", *options)
+    # The folders of passed tests go at the end (pytest keeps three runs' otherwise: GBs of registry
+    # blobs and build contexts on a host whose disk is small).
+    retention = ["-o", "tmp_path_retention_policy=failed"]
+    session.run("pytest", *paths, "-p", "no:cacheprovider", "--durations=30", *retention, *options)
 
 
 @nox.session(name="benchmark_smoke", python=False, default=False, tags=["ci"])
