@@ -80,7 +80,8 @@ install_from_trixie() {
 }
 
 # Builds and tests add to BuildKit's cache with every run; on a long-lived host it would fill the
-# disk, so a garbage-collection limit keeps it bounded. The containerd image store is what lets the
+# disk. The garbage-collection limit below bounds what the engine's GC reaches (under the containerd
+# store, only part of the cache: bound_build_cache does the rest). The containerd image store is what lets the
 # engine hold multi-platform images (`--load` of linux/amd64,linux/arm64) and lets BuildKit attach
 # provenance attestations; the classic store refuses both. Settings already in the file are kept.
 BUILDER_KEEP_STORAGE=${BUILDER_KEEP_STORAGE:-12GB}

@@ -135,7 +135,7 @@ def serve_registry(folder: Path) -> Iterator[LocalRegistry]:
         process.terminate()
         process.wait(timeout=10)
         _remove_local_refs(host)
-        # pytest keeps the temporary folders of its last three runs; a registry's blobs are GBs
+        # a registry's blobs are GBs: freed now, not when the run's temporary folders go
         shutil.rmtree(folder / "storage", ignore_errors=True)
 
 
