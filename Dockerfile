@@ -5,10 +5,11 @@
 # is a documented customisation point (docs/customising.md); `nox -s build_prod-X.Y` passes the ones
 # that select a flavour and fills in the provenance labels.
 #
-# Stages: `build` has compilers and uv and makes the virtualenv; `main` gets only the virtualenv and
-# the shared libraries it links against. There is deliberately no `# syntax=` line: it would make
-# BuildKit pull a frontend image, and the engine's built-in frontend already has heredocs, cache and
-# secret mounts.
+# Stages: `uv` fetches uv for the target platform (on the build platform); `build` has compilers and
+# makes the virtualenv; `runtime`, built alongside it, has what the image needs from Debian; `main` is
+# `runtime` plus the virtualenv and the shared libraries it links against. There is deliberately no
+# `# syntax=` line: it would make BuildKit pull a frontend image, and the engine's built-in frontend
+# already has heredocs, cache and secret mounts.
 
 ARG PYTHON_BASE_IMAGE="python:3.12-slim-bookworm"
 # The flavour defaults to the X.Y that starts the base image's tag (python:3.12-slim-bookworm → 3.12);
@@ -48,6 +49,10 @@ ARG INSTALL_MSSQL_CLIENT="false"
 # Debian repository, which the user adds in docker-context-files/apt-sources/ (docs/customising.md).
 ARG INSTALL_MSODBCSQL="false"
 ARG AIRFLOW_VENV="/opt/airflow-venv"
+# The user the image runs as (primary group 0) and the folders Airflow writes to.
+ARG AIRFLOW_UID="50000"
+ARG AIRFLOW_HOME="/opt/airflow"
+ARG AIRFLOW_USER_HOME_DIR="/home/airflow"
 # Which bytecode the image keeps: startup (Airflow's code and what its processes import at start:
 # fast starts, ~600 MB less for the production extras), all, or none (as the official image).
 ARG AIRFLOW_BYTECODE="startup"
@@ -58,13 +63,46 @@ ARG INSTALL_FROM_CONTEXT_FILES="false"
 ARG CACHE_SALT=""
 
 ########################################################################################################
+# uv for the target platform, fetched on the build platform: it is one static binary, and pip under
+# emulation took half a minute of an arm64 build to install it. Runs alongside the build stage's apt.
+FROM --platform=${BUILDPLATFORM} ${PYTHON_BASE_IMAGE} AS uv
+ARG CACHE_SALT
+ARG UV_VERSION
+ARG INSTALL_FROM_CONTEXT_FILES
+ARG TARGETARCH
+ARG TARGETVARIANT
+SHELL ["/bin/bash", "-o", "pipefail", "-e", "-u", "-c"]
+RUN --mount=type=cache,target=/root/.cache/pip,id=pip-cache${CACHE_SALT} \
+    --mount=type=bind,source=image/scripts,target=/usr/local/lib/airflow-image \
+    --mount=type=bind,source=docker-context-files,target=/context/docker-context-files \
+    --mount=type=secret,id=cacert \
+    --mount=type=secret,id=pip.conf \
+    --mount=type=secret,id=uv.toml \
+    --mount=type=secret,id=netrc \
+    <<EOF
+source /usr/local/lib/airflow-image/common.sh
+use_ca_bundle_if_given
+use_index_secrets_if_given
+wheel_platform=$(manylinux_platform "${TARGETARCH}" "${TARGETVARIANT:-}")
+local_only=()
+if [[ ${INSTALL_FROM_CONTEXT_FILES} == true ]]; then
+    local_only=(--no-index --find-links /context/docker-context-files --find-links /context/docker-context-files/wheels)
+fi
+python -m venv /tmp/pip
+/tmp/pip/bin/pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+    --platform "${wheel_platform}" --dest /tmp/wheel "${local_only[@]}" "uv==${UV_VERSION}" \
+    || fail "cannot install uv==${UV_VERSION} for ${wheel_platform}${local_only:+ from docker-context-files/ (is its wheel there?)}"
+python -m zipfile -e /tmp/wheel/uv-*.whl /tmp/uv-wheel
+install -D -m 755 /tmp/uv-wheel/uv-*.data/scripts/uv /out/uv
+EOF
+
+########################################################################################################
 FROM ${PYTHON_BASE_IMAGE} AS build
 ARG CACHE_SALT
 ARG AIRFLOW_VERSION
 ARG AIRFLOW_EXTRAS
 ARG ADDITIONAL_AIRFLOW_EXTRAS
 ARG AIRFLOW_CONSTRAINTS
-ARG UV_VERSION
 ARG DEV_APT_DEPS
 ARG ADDITIONAL_DEV_APT_DEPS
 ARG AIRFLOW_VENV
@@ -109,24 +147,7 @@ packages=$(resolve_apt_names ${DEV_APT_DEPS} ${ADDITIONAL_DEV_APT_DEPS})
 apt_get install -y -qq --no-install-recommends ${packages} >/dev/null
 EOF
 
-RUN --mount=type=cache,target=/root/.cache/pip,id=pip-cache${CACHE_SALT} \
-    --mount=type=bind,source=docker-context-files,target=/context/docker-context-files \
-    --mount=type=secret,id=cacert \
-    --mount=type=secret,id=pip.conf \
-    --mount=type=secret,id=uv.toml \
-    --mount=type=secret,id=netrc \
-    <<EOF
-source /usr/local/lib/airflow-image/common.sh
-use_ca_bundle_if_given
-use_index_secrets_if_given
-python -m venv /opt/uv
-local_only=()
-if [[ ${INSTALL_FROM_CONTEXT_FILES} == true ]]; then
-    local_only=(--no-index --find-links /context/docker-context-files --find-links /context/docker-context-files/wheels)
-fi
-/opt/uv/bin/pip install --quiet --disable-pip-version-check "${local_only[@]}" "uv==${UV_VERSION}" \
-    || fail "cannot install uv==${UV_VERSION}${local_only:+ from docker-context-files/ (is its wheel there?)}"
-EOF
+COPY --from=uv /out/uv /usr/local/bin/uv
 
 # No bytecode at install: AIRFLOW_BYTECODE decides what is compiled (image/scripts/prune_venv.py).
 ENV UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never UV_COMPILE_BYTECODE=0
@@ -178,7 +199,7 @@ with open(constraints_path, "w") as out:
         out.write(f"{pins[name][0]}  # security override ({pins[name][1]})\n" if name in pins else line)
 PY
 extras=${AIRFLOW_EXTRAS}${ADDITIONAL_AIRFLOW_EXTRAS:+,${ADDITIONAL_AIRFLOW_EXTRAS}}
-/opt/uv/bin/uv venv --quiet --python "$(command -v python)" "${AIRFLOW_VENV}"
+uv venv --quiet --python "$(command -v python)" "${AIRFLOW_VENV}"
 select_install_sources
 # Airflow alone first (seconds): an unknown extra stops the build before the long install.
 uv_install --quiet --no-deps "apache-airflow==${AIRFLOW_VERSION}" \
@@ -321,17 +342,16 @@ COPY --from=context-wheels /out/ /
 COPY --from=context-debs /out/ /
 
 ########################################################################################################
-FROM ${PYTHON_BASE_IMAGE} AS main
+# What the image needs from Debian that is known before the environment exists: the init, the tools,
+# the database clients, the user. It needs nothing from the build stage, so BuildKit runs it while the
+# environment installs. Its apt caches have ids of their own: with the build stage's, one stage would
+# wait for the other's lock.
+FROM ${PYTHON_BASE_IMAGE} AS runtime
 ARG CACHE_SALT
 ARG TARGETARCH
-ARG AIRFLOW_VERSION
-ARG AIRFLOW_EXTRAS
-ARG ADDITIONAL_AIRFLOW_EXTRAS
-ARG AIRFLOW_CONSTRAINTS
-ARG AIRFLOW_VENV
-ARG AIRFLOW_UID="50000"
-ARG AIRFLOW_HOME="/opt/airflow"
-ARG AIRFLOW_USER_HOME_DIR="/home/airflow"
+ARG AIRFLOW_UID
+ARG AIRFLOW_HOME
+ARG AIRFLOW_USER_HOME_DIR
 ARG RUNTIME_APT_DEPS
 ARG ADDITIONAL_RUNTIME_APT_DEPS
 ARG INSTALL_FROM_CONTEXT_FILES
@@ -342,33 +362,30 @@ ARG INSTALL_MSODBCSQL
 
 SHELL ["/bin/bash", "-o", "pipefail", "-e", "-u", "-c"]
 
-# The environment first: a change to the OS packages below then does not copy it again.
-COPY --from=build --chown=${AIRFLOW_UID}:0 ${AIRFLOW_VENV} ${AIRFLOW_VENV}
-
-RUN --mount=type=cache,target=/var/cache/apt,id=apt-archives-${TARGETARCH}${CACHE_SALT},sharing=locked \
-    --mount=type=cache,target=/var/lib/apt/lists,id=apt-lists-${TARGETARCH}${CACHE_SALT},sharing=locked \
-    --mount=type=bind,from=build,source=/build-info,target=/build-info \
-    --mount=type=bind,from=additional,source=/build-info-extra,target=/build-info-extra \
-    --mount=type=bind,from=build,source=/usr/local/lib/airflow-image,target=/usr/local/lib/airflow-image \
+RUN --mount=type=cache,target=/var/cache/apt,id=apt-archives-runtime-${TARGETARCH}${CACHE_SALT},sharing=locked \
+    --mount=type=cache,target=/var/lib/apt/lists,id=apt-lists-runtime-${TARGETARCH}${CACHE_SALT},sharing=locked \
+    --mount=type=bind,source=image/scripts,target=/usr/local/lib/airflow-image \
     --mount=type=bind,source=docker-context-files,target=/context/docker-context-files \
     --mount=type=secret,id=cacert \
     <<EOF
 source /usr/local/lib/airflow-image/common.sh
 rm -f /etc/apt/apt.conf.d/docker-clean
+keep_package_docs_out
 # msodbcsql18's own install scripts refuse to run unless its EULA is accepted.
 [[ ${INSTALL_MSODBCSQL} == true ]] && export ACCEPT_EULA=Y
 if [[ ${INSTALL_FROM_CONTEXT_FILES} == true ]]; then
+    # the folder also holds the libraries the environment links against (see context-debs)
     install_local_debs /context/docker-context-files/debs/runtime
 else
     use_ca_bundle_if_given
     add_context_apt_sources
     apt_get update -qq
+    # this stage runs alongside the build stage, which checks the same: whichever gets here first says it
+    check_msodbcsql_source
     # shellcheck disable=SC2086,SC2046
-    packages=$(resolve_apt_names ${RUNTIME_APT_DEPS} ${ADDITIONAL_RUNTIME_APT_DEPS} $(database_client_packages) \
-        $(cat /build-info/runtime-apt-deps.txt /build-info-extra/runtime-apt-deps.txt))
+    packages=$(resolve_apt_names ${RUNTIME_APT_DEPS} ${ADDITIONAL_RUNTIME_APT_DEPS} $(database_client_packages))
     # shellcheck disable=SC2086
     apt_get install -y -qq --no-install-recommends ${packages} >/dev/null
-    # the image's apt configuration stays the base's: a derived image adds the sources it wants
     remove_context_apt_sources
 fi
 [[ -x /usr/bin/dumb-init ]] || fail "RUNTIME_APT_DEPS (${RUNTIME_APT_DEPS}) lacks dumb-init, the image's init (its ENTRYPOINT)"
@@ -377,11 +394,55 @@ rm -rf /var/log/apt /var/log/dpkg.log /var/cache/debconf/*-old
 useradd --uid "${AIRFLOW_UID}" --gid 0 --no-log-init --create-home --home-dir "${AIRFLOW_USER_HOME_DIR}" \
     --shell /bin/bash airflow
 mkdir -p "${AIRFLOW_HOME}"/{dags,logs,plugins,config} /usr/local/share/airflow
-cp /build-info/constraints.txt /build-info/pin-airflow.txt /build-info/security-overrides.txt /usr/local/share/airflow/
 chown -R "${AIRFLOW_UID}:0" "${AIRFLOW_HOME}" "${AIRFLOW_USER_HOME_DIR}"
 chmod -R g=u "${AIRFLOW_HOME}" "${AIRFLOW_USER_HOME_DIR}"
 # The entrypoint adds a passwd entry for an arbitrary uid, so tools that look the user up work.
 chmod g=u /etc/passwd
+EOF
+
+########################################################################################################
+FROM runtime AS main
+ARG CACHE_SALT
+ARG TARGETARCH
+ARG AIRFLOW_VERSION
+ARG AIRFLOW_EXTRAS
+ARG ADDITIONAL_AIRFLOW_EXTRAS
+ARG AIRFLOW_CONSTRAINTS
+ARG AIRFLOW_VENV
+ARG AIRFLOW_UID
+ARG AIRFLOW_HOME
+ARG AIRFLOW_USER_HOME_DIR
+ARG INSTALL_FROM_CONTEXT_FILES
+
+SHELL ["/bin/bash", "-o", "pipefail", "-e", "-u", "-c"]
+
+# Not COPY --link: under the containerd store it copied the environment twice (19 s against 8.5 s).
+COPY --from=build --chown=${AIRFLOW_UID}:0 ${AIRFLOW_VENV} ${AIRFLOW_VENV}
+
+# The libraries the environment's extensions link against, where the runtime stage lacks them.
+RUN --mount=type=cache,target=/var/cache/apt,id=apt-archives-runtime-${TARGETARCH}${CACHE_SALT},sharing=locked \
+    --mount=type=cache,target=/var/lib/apt/lists,id=apt-lists-runtime-${TARGETARCH}${CACHE_SALT},sharing=locked \
+    --mount=type=bind,from=build,source=/build-info,target=/build-info \
+    --mount=type=bind,from=additional,source=/build-info-extra,target=/build-info-extra \
+    --mount=type=bind,source=image/scripts,target=/usr/local/lib/airflow-image \
+    --mount=type=bind,source=docker-context-files,target=/context/docker-context-files \
+    --mount=type=secret,id=cacert \
+    <<EOF
+source /usr/local/lib/airflow-image/common.sh
+# shellcheck disable=SC2046
+missing=$(packages_not_installed $(cat /build-info/runtime-apt-deps.txt /build-info-extra/runtime-apt-deps.txt))
+if [[ -n ${missing} && ${INSTALL_FROM_CONTEXT_FILES} == true ]]; then
+    fail "docker-context-files/debs/runtime lacks ${missing//$'\n'/ }, which the environment links against; fill it again with invoke fill-context-files"
+elif [[ -n ${missing} ]]; then
+    use_ca_bundle_if_given
+    add_context_apt_sources
+    apt_get update -qq
+    # shellcheck disable=SC2086
+    apt_get install -y -qq --no-install-recommends ${missing} >/dev/null
+    remove_context_apt_sources
+    rm -rf /var/log/apt /var/log/dpkg.log /var/cache/debconf/*-old
+fi
+cp /build-info/constraints.txt /build-info/pin-airflow.txt /build-info/security-overrides.txt /usr/local/share/airflow/
 EOF
 
 COPY --from=additional --chown=${AIRFLOW_UID}:0 /venv-delta/ /

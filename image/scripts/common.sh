@@ -103,6 +103,22 @@ packages_linked_by() {
         | sort -u
 }
 
+# What the official Debian "slim" bases already tell dpkg: documentation, manuals and translations of
+# the packages installed from now on stay out (copyright files stay). On such a base this repeats
+# their rule; on a full Debian base it keeps ~20 MB of git's, perl's and curl's out of the image.
+keep_package_docs_out() {
+    cat >/etc/dpkg/dpkg.cfg.d/airflow-image-slim <<'CFG'
+path-exclude /usr/share/doc/*
+path-include /usr/share/doc/*/copyright
+path-exclude /usr/share/man/*
+path-exclude /usr/share/info/*
+path-exclude /usr/share/groff/*
+path-exclude /usr/share/lintian/*
+path-exclude /usr/share/locale/*
+path-include /usr/share/locale/locale.alias
+CFG
+}
+
 # Installs every .deb in a folder, with no package index (air-gapped builds). An empty folder is
 # an error: the folder was not filled for this image.
 install_local_debs() {
@@ -143,6 +159,28 @@ if extra:
 PY
 )"
     fi
+    return 0
+}
+
+# The manylinux platform tag of wheels for a Docker platform (TARGETARCH and TARGETVARIANT).
+manylinux_platform() {
+    case $1${2:+/$2} in
+        amd64) echo manylinux_2_17_x86_64 ;;
+        arm64 | arm64/v8) echo manylinux_2_17_aarch64 ;;
+        ppc64le) echo manylinux_2_17_ppc64le ;;
+        s390x) echo manylinux_2_17_s390x ;;
+        386) echo manylinux_2_17_i686 ;;
+        arm/v7) echo manylinux_2_17_armv7l ;;
+        *) fail "no uv wheel for platform ${1}${2:+/$2}; the image builds for amd64, arm64, ppc64le, s390x, 386 and arm/v7" ;;
+    esac
+}
+
+# The packages named as arguments that dpkg does not have installed, one per line.
+packages_not_installed() {
+    local package
+    for package in "$@"; do
+        [[ $(dpkg-query -W -f='${Status}' "$package" 2>/dev/null) == "install ok installed" ]] || printf '%s\n' "$package"
+    done
     return 0
 }
 
@@ -203,7 +241,7 @@ select_install_sources() {
 
 # uv pip install into the image's environment, from INSTALL_SOURCES, within CONSTRAINTS (if any).
 uv_install() {
-    /opt/uv/bin/uv pip install --python "${AIRFLOW_VENV}/bin/python" "${INSTALL_SOURCES[@]}" \
+    uv pip install --python "${AIRFLOW_VENV}/bin/python" "${INSTALL_SOURCES[@]}" \
         ${CONSTRAINTS:+--constraint "${CONSTRAINTS}"} "$@"
 }
 

@@ -1,7 +1,9 @@
 """Makes the installed environment smaller without making Airflow start slower.
 
 Runs in the build stage with the environment's own interpreter:
-  - removes test suites that packages ship inside site-packages (`tests/` folders);
+  - removes test suites that packages ship inside site-packages (`tests/` folders), type stubs
+    (`.pyi`: only type checkers read them) and Java archives (`.jar`: the image has no JVM to load
+    them; Ray alone ships 33 MB for its Java workers);
   - writes bytecode (.pyc) for Airflow's own code and for every module that Airflow's processes
     import when they start (CLI, scheduler, triggerer, dag-processor, api-server, workers, the task
     runner), and for nothing else (mode "startup"): SDKs that only some tasks import compile when
@@ -40,6 +42,7 @@ ENTRY_MODULES = (
     "celery.bin.celery",
 )
 MODES = ("startup", "all", "none")
+DEAD_WEIGHT_SUFFIXES = (".pyi", ".jar")
 
 
 def import_start_up_modules() -> None:
@@ -86,15 +89,18 @@ def main(mode: str) -> int:
                 raise SystemExit(f"ERROR: compiling {site}/airflow failed (exit {compiling.returncode})")
     elif mode == "all":
         subprocess.run(compile_tree_command(site), check=True)
-    kept = 0
+    kept = removed_files = 0
     for root, _, files in os.walk(site):
         for name in files:
-            if name.endswith(".pyc"):
-                if mode == "none":
-                    os.remove(os.path.join(root, name))
-                else:
-                    kept += 1
-    print(f"removed {removed_tests} tests/ folders; bytecode ({mode}): {kept} .pyc files")
+            if name.endswith(DEAD_WEIGHT_SUFFIXES) or (mode == "none" and name.endswith(".pyc")):
+                os.remove(os.path.join(root, name))
+                removed_files += not name.endswith(".pyc")
+            elif name.endswith(".pyc"):
+                kept += 1
+    print(
+        f"removed {removed_tests} tests/ folders and {removed_files} type stubs and Java archives; "
+        f"bytecode ({mode}): {kept} .pyc files"
+    )
     return 0
 
 

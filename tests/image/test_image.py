@@ -41,6 +41,15 @@ def test_runs_as_airflow_uid_and_root_group(run, image):
     assert result.output.strip() == "50000:0"
 
 
+def test_the_airflow_user_owns_its_environment_and_not_the_folders_above_it(run):
+    # COPY --chown (and --link) may give the folders it creates to the owner of what it copies
+    result = run("bash", "-c", 'stat -c "%n %u:%g %a" "$VIRTUAL_ENV" "${VIRTUAL_ENV%/*}" /', user="0")
+    assert result.exit_code == 0, result.output
+    venv, parent, root = (line.split() for line in result.output.strip().splitlines()[-3:])
+    assert venv[1] == "50000:0", result.output
+    assert parent[1:] == ["0:0", "755"] and root[1:] == ["0:0", "755"], result.output
+
+
 def test_db_migrate_on_sqlite_as_an_arbitrary_uid(run):
     result = run(
         "bash",
