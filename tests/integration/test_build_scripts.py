@@ -24,6 +24,23 @@ echo "linked=$(printf '%s\0' "$ssl" | packages_linked_by /opt/airflow-venv | tr 
 echo "own=$(printf '%s\0' "$ssl" | packages_linked_by "$libdir" | tr '\n' ' ')"
 echo "none=$(printf '' | packages_linked_by /opt/airflow-venv | tr '\n' ' ')"
 echo "venv=$(mkdir -p /v && cp "$ssl" /v/x.so && runtime_packages_for /v | tr '\n' ' ')"
+echo "missing=$(packages_not_installed libc6 no-such-package-xyz libssl3 | tr '\n' ' ')"
+for platform in amd64 arm64 arm64/v8 arm/v7 ppc64le s390x 386; do
+    arch=${platform%%/*} variant=$([[ $platform == */* ]] && echo "${platform#*/}" || true)
+    echo "wheel-${platform}=$(manylinux_platform "$arch" "$variant")"
+done
+echo "wheel-mips64le=$( (manylinux_platform mips64le '') 2>&1 || true)"
+# a package with a program, its docs, its copyright, a manual page and a translation
+pkg=/tmp/pkg
+mkdir -p $pkg/DEBIAN $pkg/usr/bin $pkg/usr/share/doc/demo $pkg/usr/share/man/man1 $pkg/usr/share/locale/de/LC_MESSAGES
+printf 'Package: demo\nVersion: 1\nArchitecture: all\nMaintainer: t <t@t>\nDescription: d\n' >$pkg/DEBIAN/control
+touch $pkg/usr/bin/demo $pkg/usr/share/doc/demo/README $pkg/usr/share/doc/demo/copyright \
+    $pkg/usr/share/man/man1/demo.1 $pkg/usr/share/locale/de/LC_MESSAGES/demo.mo
+dpkg-deb -b $pkg /tmp/demo.deb >/dev/null
+keep_package_docs_out
+dpkg -i /tmp/demo.deb >/dev/null
+installed=$(cd $pkg && find usr -type f | sed 's|^|/|' | while read -r f; do [[ ! -f $f ]] || echo "$f"; done)
+echo "installed=$(sort <<<"$installed" | tr '\n' ' ')"
 """
 
 
@@ -52,3 +69,31 @@ def test_no_shared_objects_need_no_packages(results):
 
 def test_a_whole_environment_is_scanned_the_same_way(results):
     assert results["venv"].split() == ["libc6", "libssl3"]
+
+
+def test_packages_not_installed_names_only_the_missing_ones(results):
+    assert results["missing"].split() == ["no-such-package-xyz"]
+
+
+@pytest.mark.parametrize(
+    ("platform", "tag"),
+    [
+        ("amd64", "manylinux_2_17_x86_64"),
+        ("arm64", "manylinux_2_17_aarch64"),
+        ("arm64/v8", "manylinux_2_17_aarch64"),
+        ("arm/v7", "manylinux_2_17_armv7l"),
+        ("ppc64le", "manylinux_2_17_ppc64le"),
+        ("s390x", "manylinux_2_17_s390x"),
+        ("386", "manylinux_2_17_i686"),
+    ],
+)
+def test_the_uv_wheel_for_each_docker_platform(results, platform, tag):
+    assert results[f"wheel-{platform}"] == tag
+
+
+def test_a_platform_without_wheels_is_named_in_one_line(results):
+    assert results["wheel-mips64le"].startswith("ERROR: no uv wheel for platform mips64le;")
+
+
+def test_only_the_program_and_its_copyright_of_a_package_are_installed(results):
+    assert results["installed"].split() == ["/usr/bin/demo", "/usr/share/doc/demo/copyright"]
