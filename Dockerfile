@@ -343,7 +343,8 @@ COPY --from=context-debs /out/ /
 
 ########################################################################################################
 # What the image needs from Debian that is known before the environment exists: the init, the tools,
-# the database clients, the user. It needs nothing from the build stage, so BuildKit runs it while the
+# the database clients, the user (ADDITIONAL_RUNTIME_APT_DEPS come after the environment: changing them
+# then does not copy the environment again). It needs nothing from the build stage, so BuildKit runs it while the
 # environment installs. Its apt caches have ids of their own: with the build stage's, one stage would
 # wait for the other's lock.
 FROM ${PYTHON_BASE_IMAGE} AS runtime
@@ -353,7 +354,6 @@ ARG AIRFLOW_UID
 ARG AIRFLOW_HOME
 ARG AIRFLOW_USER_HOME_DIR
 ARG RUNTIME_APT_DEPS
-ARG ADDITIONAL_RUNTIME_APT_DEPS
 ARG INSTALL_FROM_CONTEXT_FILES
 ARG INSTALL_POSTGRES_CLIENT
 ARG INSTALL_MYSQL_CLIENT
@@ -374,7 +374,7 @@ keep_package_docs_out
 # msodbcsql18's own install scripts refuse to run unless its EULA is accepted.
 [[ ${INSTALL_MSODBCSQL} == true ]] && export ACCEPT_EULA=Y
 if [[ ${INSTALL_FROM_CONTEXT_FILES} == true ]]; then
-    # the folder also holds the libraries the environment links against (see context-debs)
+    # the folder also holds ADDITIONAL_RUNTIME_APT_DEPS and the libraries the environment links against
     install_local_debs /context/docker-context-files/debs/runtime
 else
     use_ca_bundle_if_given
@@ -383,7 +383,7 @@ else
     # this stage runs alongside the build stage, which checks the same: whichever gets here first says it
     check_msodbcsql_source
     # shellcheck disable=SC2086,SC2046
-    packages=$(resolve_apt_names ${RUNTIME_APT_DEPS} ${ADDITIONAL_RUNTIME_APT_DEPS} $(database_client_packages))
+    packages=$(resolve_apt_names ${RUNTIME_APT_DEPS} $(database_client_packages))
     # shellcheck disable=SC2086
     apt_get install -y -qq --no-install-recommends ${packages} >/dev/null
     remove_context_apt_sources
@@ -413,13 +413,15 @@ ARG AIRFLOW_UID
 ARG AIRFLOW_HOME
 ARG AIRFLOW_USER_HOME_DIR
 ARG INSTALL_FROM_CONTEXT_FILES
+ARG ADDITIONAL_RUNTIME_APT_DEPS
 
 SHELL ["/bin/bash", "-o", "pipefail", "-e", "-u", "-c"]
 
 # Not COPY --link: under the containerd store it copied the environment twice (19 s against 8.5 s).
 COPY --from=build --chown=${AIRFLOW_UID}:0 ${AIRFLOW_VENV} ${AIRFLOW_VENV}
 
-# The libraries the environment's extensions link against, where the runtime stage lacks them.
+# ADDITIONAL_RUNTIME_APT_DEPS, and the libraries the environment's extensions link against where the
+# runtime stage lacks them.
 RUN --mount=type=cache,target=/var/cache/apt,id=apt-archives-runtime-${TARGETARCH}${CACHE_SALT},sharing=locked \
     --mount=type=cache,target=/var/lib/apt/lists,id=apt-lists-runtime-${TARGETARCH}${CACHE_SALT},sharing=locked \
     --mount=type=bind,from=build,source=/build-info,target=/build-info \
@@ -431,14 +433,17 @@ RUN --mount=type=cache,target=/var/cache/apt,id=apt-archives-runtime-${TARGETARC
 source /usr/local/lib/airflow-image/common.sh
 # shellcheck disable=SC2046
 missing=$(packages_not_installed $(cat /build-info/runtime-apt-deps.txt /build-info-extra/runtime-apt-deps.txt))
-if [[ -n ${missing} && ${INSTALL_FROM_CONTEXT_FILES} == true ]]; then
-    fail "docker-context-files/debs/runtime lacks ${missing//$'\n'/ }, which the environment links against; fill it again with invoke fill-context-files"
-elif [[ -n ${missing} ]]; then
+if [[ ${INSTALL_FROM_CONTEXT_FILES} == true ]]; then
+    [[ -z ${missing} ]] \
+        || fail "docker-context-files/debs/runtime lacks ${missing//$'\n'/ }, which the environment links against; fill it again with invoke fill-context-files"
+elif [[ -n ${missing} || -n ${ADDITIONAL_RUNTIME_APT_DEPS} ]]; then
     use_ca_bundle_if_given
     add_context_apt_sources
     apt_get update -qq
     # shellcheck disable=SC2086
-    apt_get install -y -qq --no-install-recommends ${missing} >/dev/null
+    packages="${missing} $(resolve_apt_names ${ADDITIONAL_RUNTIME_APT_DEPS})"
+    # shellcheck disable=SC2086
+    apt_get install -y -qq --no-install-recommends ${packages} >/dev/null
     remove_context_apt_sources
     rm -rf /var/log/apt /var/log/dpkg.log /var/cache/debconf/*-old
 fi
