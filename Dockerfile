@@ -343,10 +343,10 @@ COPY --from=context-debs /out/ /
 
 ########################################################################################################
 # What the image needs from Debian that is known before the environment exists: the init, the tools,
-# the database clients, the user (ADDITIONAL_RUNTIME_APT_DEPS come after the environment: changing them
-# then does not copy the environment again). It needs nothing from the build stage, so BuildKit runs it while the
+# the database clients, the user. It needs nothing from the build stage, so BuildKit runs it while the
 # environment installs. Its apt caches have ids of their own: with the build stage's, one stage would
-# wait for the other's lock.
+# wait for the other's lock. ADDITIONAL_RUNTIME_APT_DEPS come after the environment, in `main`:
+# changing them then does not copy the environment again.
 FROM ${PYTHON_BASE_IMAGE} AS runtime
 ARG CACHE_SALT
 ARG TARGETARCH
@@ -386,6 +386,7 @@ else
     packages=$(resolve_apt_names ${RUNTIME_APT_DEPS} $(database_client_packages))
     # shellcheck disable=SC2086
     apt_get install -y -qq --no-install-recommends ${packages} >/dev/null
+    # the image's apt configuration stays the base's: a derived image adds the sources it wants
     remove_context_apt_sources
 fi
 [[ -x /usr/bin/dumb-init ]] || fail "RUNTIME_APT_DEPS (${RUNTIME_APT_DEPS}) lacks dumb-init, the image's init (its ENTRYPOINT)"
