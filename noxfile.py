@@ -101,6 +101,16 @@ def chart(session: nox.Session) -> None:
     session.run("pytest", "tests/chart", "-p", "no:cacheprovider", *session.posargs)
 
 
+# Defined before `integration`, so that `nox -t ci` runs it first. The integration tests build the
+# same production and small images again (`docker build .` with nothing but a base, and the small
+# image most modules use) and find their layers in the cache this session leaves. In the other order
+# the integration tests' cache bounds had emptied it: two cold production builds instead of one.
+@nox.session(name="ci_images", default=False, tags=["ci"])
+def ci_images(session: nox.Session) -> None:
+    """Build and test the small image matrix CI runs ([tool.airflow-image] ci-images)."""
+    noxsupport.ci_images(session, PROJECT)
+
+
 @nox.session(default=False, tags=["ci"])
 def integration(session: nox.Session) -> None:
     """Integration tests against the real engine, a local registry and compose."""
@@ -118,8 +128,3 @@ def benchmark_smoke(session: nox.Session) -> None:
     """The benchmark at small scale (postgres extra, 2 runs): keeps it working; its figures mean little."""
     noxsupport.benchmark(session, PROJECT, noxsupport.SMOKE_PYTHON, smoke=True)
 
-
-@nox.session(name="ci_images", default=False, tags=["ci"])
-def ci_images(session: nox.Session) -> None:
-    """Build and test the small image matrix CI runs ([tool.airflow-image] ci-images)."""
-    noxsupport.ci_images(session, PROJECT)

@@ -147,7 +147,8 @@ def test_prod(session: Any, project: NoxProject, python: str) -> None:
 
 
 def ci_images(session: Any, project: NoxProject) -> None:
-    """Builds and tests each image of [tool.airflow-image] ci-images, one after the other."""
+    """Builds and tests each image of [tool.airflow-image] ci-images, one after the other, and removes
+    each image once its tests have passed (a failed one stays, to be looked at)."""
     _install_test_deps(session)
     for image in project.settings.ci_images:
         ref = f"{project.settings.image_name}-ci:{project.release.version}-python{image.python}-{image.label}"
@@ -175,6 +176,9 @@ def ci_images(session: Any, project: NoxProject) -> None:
             pytest_args=list(session.posargs),
             platforms=options.platforms,
         )
+        # Tested, the image goes; its layers stay in the build cache, where the integration tests that
+        # CI runs next find them. Kept, the four images would sit on the disk those tests need.
+        _runner(session).run(["docker", "image", "rm", ref], capture=True)
 
 
 def benchmark(session: Any, project: NoxProject, python: str, *, smoke: bool = False) -> None:
