@@ -114,9 +114,14 @@ def ci_images(session: nox.Session) -> None:
 @nox.session(default=False, tags=["ci"])
 def integration(session: nox.Session) -> None:
     """Integration tests against the real engine, a local registry and compose."""
-    session.install("-e", ".[sbom]", "pytest>=8", "invoke>=2.2", "bcrypt>=4", "PyYAML>=6")
+    session.install("-e", ".[sbom]", "pytest>=8", "pytest-xdist>=3.6", "invoke>=2.2", "bcrypt>=4", "PyYAML>=6")
     paths = [a for a in session.posargs if a.startswith("tests/")] or ["tests/integration"]
     options = [a for a in session.posargs if not a.startswith("tests/")]
+    # Two workers: the release chain on one, the other modules on the other (tests/integration/conftest.py).
+    # `-- -n 0` runs everything in one process, in the same order.
+    if not any(a == "-n" or a.startswith(("-n", "--numprocesses")) for a in options):
+        options = ["-n", "2", *options]
+    options = ["--dist", "loadfile", "--no-loadscope-reorder", *options]
     # The folders of passed tests go at the end (pytest keeps three runs' otherwise: GBs of registry
     # blobs and build contexts on a host whose disk is small).
     retention = ["-o", "tmp_path_retention_policy=failed"]

@@ -25,15 +25,50 @@ SMALL_EXTRAS = ("postgres", "celery")
 # settings and matrix come from tests/conftest.py
 
 
-# Run first: `docker build .` of the production image. In CI `nox -s ci_images` has just built the
-# same image, and its layers are still in the build cache (the module ends below prune it only when
-# the disk runs short). A cold build of it is ~3 min on a 2-core host, a cached one seconds. A stable
-# sort: the other modules keep their order.
+# The integration session runs two pytest-xdist workers with `--dist loadfile`, where each module is a
+# unit of work except the release chain: the release and security folders are one unit, so that their
+# modules keep their order on one worker. The chain builds and pushes the released flavours (amd64 and,
+# under emulation, arm64); the rebuild tests find those layers in the build cache, and running them
+# beside the release would build the same layers twice at once. It takes about half of the suite's
+# time, so it goes first, and the other worker takes the remaining modules one by one. Many of those
+# wait on Airflow or on the registry more than they compute: that is the time the chain's builds use.
+RELEASE_CHAIN = ("tests/integration/release/", "tests/integration/security/")
+# Next: `docker build .` of the production image. In CI `nox -s ci_images` has just built the same
+# image, and its layers are still in the build cache (the module ends below prune it only when the
+# disk runs short). A cold build of it is ~3 min on a 2-core host, a cached one seconds.
 FIRST_MODULES = ("test_plain_docker_build.py",)
 
 
+def _in_release_chain(nodeid: str) -> bool:
+    return nodeid.startswith(RELEASE_CHAIN)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: item.path.name not in FIRST_MODULES)
+    # A stable sort: within each rank the modules keep pytest's order. xdist hands out the units of
+    # work in this order (the session passes --no-loadscope-reorder).
+    items.sort(key=lambda item: (not _in_release_chain(item.nodeid), item.path.name not in FIRST_MODULES))
+
+
+try:
+    from xdist.scheduler import LoadFileScheduling
+except ImportError:  # without xdist the suite runs in one process, in the order above
+    LoadFileScheduling = None
+
+
+if LoadFileScheduling is not None:
+
+    class ReleaseChainScheduling(LoadFileScheduling):
+        """`--dist loadfile`, with the release chain as one file."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            return "release-chain" if _in_release_chain(nodeid) else super()._split_scope(nodeid)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    if config.getvalue("dist") == "loadfile" and LoadFileScheduling is not None:
+        return ReleaseChainScheduling(config, log)
+    return None
 
 
 @pytest.fixture(scope="session")
@@ -85,27 +120,20 @@ def bounded_build_cache():
         subprocess.run([*prune, "--all"], capture_output=True, check=False)
 
 
-# Images the integration tests build only to look at once; removed after each test, so that neither
-# one run (the CI host's disk is small: their unpacked layers are several GB together) nor repeated
-# runs on one host pile them up. The small image above is kept: other tests reuse it.
-THROWAWAY_REPOSITORIES = (
-    "airflow-custom",
-    "airflow-url",
-    "airflow-none",
-    "airflow-private",
-    "airflow-extended",
-    "airflow-offline",
-    "airflow-plain",
-    "airflow-msodbcsql",
-)
-
-
+# Images the integration tests build only to look at once: a module names its repositories with
+# `pytestmark = pytest.mark.throwaway_images(...)`, and they are removed after each of its tests, so
+# that neither one run (the CI host's disk is small: their unpacked layers are several GB together)
+# nor repeated runs on one host pile them up. Only the module's own: another worker may be using its
+# own throwaway images right now. The small image above is kept: other tests reuse it.
 @pytest.fixture(autouse=True)
-def remove_throwaway_images():
+def remove_throwaway_images(request: pytest.FixtureRequest):
     yield
+    mark = request.node.get_closest_marker("throwaway_images")
+    if mark is None:
+        return
     listed = subprocess.run(
         ["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"], capture_output=True, text=True, check=False
     ).stdout.split()
-    doomed = [ref for ref in listed if ref.rsplit(":", 1)[0] in THROWAWAY_REPOSITORIES]
+    doomed = [ref for ref in listed if ref.rsplit(":", 1)[0] in mark.args]
     if doomed:
         subprocess.run(["docker", "image", "rm", "--force", *doomed], capture_output=True, check=False)

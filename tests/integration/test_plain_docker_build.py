@@ -14,6 +14,8 @@ import pytest
 
 from .conftest import ROOT, SMALL_PYTHON
 
+pytestmark = pytest.mark.throwaway_images("airflow-plain")
+
 
 @pytest.fixture(scope="module")
 def local_base(settings, runner):

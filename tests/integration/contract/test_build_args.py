@@ -24,6 +24,8 @@ from ..conftest import ROOT, SMALL_PYTHON
 from ..layers import files_containing
 from ..wheels import make_wheel
 
+pytestmark = pytest.mark.throwaway_images("airflow-custom", "airflow-url", "airflow-none", "airflow-private")
+
 INDEX_USER, INDEX_PASSWORD = "builder", "pr1vate-index-pw"
 # Prints one `name=yes|no` line per database client library: its Debian package installed, and the
 # library in the dynamic linker's cache (the two must agree).

@@ -9,6 +9,8 @@ import pytest
 
 from ..wheels import make_wheel
 
+pytestmark = pytest.mark.throwaway_images("airflow-extended")
+
 DAG = """
 from airflow.sdk import dag, task
 

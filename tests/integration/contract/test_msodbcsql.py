@@ -16,10 +16,14 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from airflow_image.build import BuildOptions, build_image
 
 from ..conftest import SMALL_PYTHON
 from .test_build_args import copy_context, database_client_libraries, run, served  # noqa: F401
+
+pytestmark = pytest.mark.throwaway_images("airflow-msodbcsql")
 
 DRIVER = "ODBC Driver 18 for SQL Server"
 

@@ -18,6 +18,8 @@ from airflow_image.params import buildx_command
 
 from ..conftest import ROOT, SMALL_PYTHON
 
+pytestmark = pytest.mark.throwaway_images("airflow-offline")
+
 EXTRAS = ("postgres",)
 
 
