@@ -119,9 +119,7 @@ def integration(session: nox.Session) -> None:
     options = [a for a in session.posargs if not a.startswith("tests/")]
     # Two workers: the release chain on one, the other modules on the other (tests/integration/conftest.py).
     # `-- -n 0` runs everything in one process, in the same order.
-    if not any(a == "-n" or a.startswith(("-n", "--numprocesses")) for a in options):
-        options = ["-n", "2", *options]
-    options = ["--dist", "loadfile", "--no-loadscope-reorder", *options]
+    options = ["--dist", "loadfile", "--no-loadscope-reorder", *noxsupport.with_test_workers(options)]
     # The folders of passed tests go at the end (pytest keeps three runs' otherwise: GBs of registry
     # blobs and build contexts on a host whose disk is small).
     retention = ["-o", "tmp_path_retention_policy=failed"]

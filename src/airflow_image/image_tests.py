@@ -30,3 +30,14 @@ def image_test_args(
         *([f"--ca-bundle={ca_bundle}"] if ca_bundle else []),
         *([f"--platform={platform}"] if platform else []),
     ]
+
+
+# Two pytest-xdist workers: a 2-core CI host runs one test's container (or build) while the other
+# test waits on its own, where one process left a core idle.
+TEST_WORKERS = 2
+
+
+def with_test_workers(pytest_args: Sequence[str], *, workers: int = TEST_WORKERS) -> list[str]:
+    """pytest_args with `-n workers` in front, unless they choose their own number (`-n 0`: one process)."""
+    chosen = any(a == "-n" or a.startswith(("-n", "--numprocesses")) for a in pytest_args)
+    return list(pytest_args) if chosen else ["-n", str(workers), *pytest_args]

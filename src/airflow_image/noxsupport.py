@@ -20,14 +20,14 @@ from .build import BuildOptions, build_image, fill_context_files
 from .cli_options import ENV_AIRFLOW_VERSION, ca_bundle_from, parse_build_options
 from .engine import inspect_image
 from .errors import AirflowImageError, InvalidBuildOption, UnsupportedPython
-from .image_tests import image_test_args
+from .image_tests import image_test_args, with_test_workers
 from .matrix import AirflowRelease, VersionMatrix, load_matrix
 from .runner import SubprocessRunner
 from .settings import ProjectSettings, load_settings
 from .tags import exact_tag
 
 # Packages the image-test sessions install next to the project itself.
-IMAGE_TEST_DEPS = ("pytest>=8",)
+IMAGE_TEST_DEPS = ("pytest>=8", "pytest-xdist>=3.6")
 PER_FLAVOUR_SESSIONS = ("build_prod", "test_prod", "benchmark", "air_gapped")
 # A flavour whose base image every CI host can make (dev/setup-host.sh).
 SMOKE_PYTHON = "3.11"
@@ -173,7 +173,7 @@ def ci_images(session: Any, project: NoxProject) -> None:
             extras=() if slim else image.extras,
             variant=image.variant,
             ca_bundle=options.ca_bundle,
-            pytest_args=list(session.posargs),
+            pytest_args=with_test_workers(session.posargs),
             platforms=options.platforms,
         )
         # Tested, the image goes; its layers stay in the build cache, where the integration tests that

@@ -1,9 +1,9 @@
 """Signed releases against a real registry: `invoke release --sign-key` with a key pair made here,
 checked with plain cosign and with `invoke verify`; a replaced tag and a wrong key must fail.
 
-One flavour (3.11, the postgres extra) on the engine's own platform: its build comes from BuildKit's
-cache after the other release tests. Signatures stay out of the public transparency log (--no-tlog):
-nothing here may reach the network.
+One flavour (3.11, the release tests' extras) on the engine's own platform: the release tests build the same
+image, and BuildKit gives it to both (from its cache, or while building it when both run at once).
+Signatures stay out of the public transparency log (--no-tlog): nothing here may reach the network.
 """
 
 from __future__ import annotations
