@@ -26,12 +26,15 @@ from airflow_image.sbom import validate_sbom
 from airflow_image.sbom_publish import SBOM_MEDIA_TYPE, sbom_tag
 from airflow_image.signing import attested_predicates
 
+from ..conftest import SMALL_EXTRAS
 from .conftest import PASSWORD, USER, cosign, free_port, key_pair
 
 ROOT = Path(__file__).resolve().parents[3]
 VERSION = "3.3.2"
 PYTHONS = ("3.11", "3.13")
-EXTRAS = "postgres"
+# The small image's extras: CI's `nox -s ci_images` builds both flavours with them just before, so each
+# release build here finds its layers in the build cache (a flavour with other extras is a cold build).
+EXTRAS = SMALL_EXTRAS
 # Enough of the image suite to prove an image is the flavour and version it claims to be; the
 # end-to-end test runs the whole suite.
 QUICK_TESTS = ("-k", "test_airflow_version_is_the_requested_one or test_python_is_the_flavour or test_labels")
@@ -60,8 +63,8 @@ def release_args(
     flavours = [a for p in pythons for a in ("--python", p)]
     chosen = [a for p in platforms for a in ("--platform", p)]
     folder = ["--out", str(out)] if out is not None else []
-    return ["release", "--version", version, "--registry", host, *flavours, *chosen, "--extras", EXTRAS, *folder,
-            *extra]  # fmt: skip
+    extras = ["--extras", ",".join(EXTRAS)]
+    return ["release", "--version", version, "--registry", host, *flavours, *chosen, *extras, *folder, *extra]
 
 
 @dataclass
@@ -93,7 +96,7 @@ def options_for(registry, ca_bundle, *, version=VERSION, pythons=PYTHONS, constr
         airflow_version=version,
         registry=parse_registry(registry.host),
         pythons=pythons,
-        extras=(EXTRAS,),
+        extras=EXTRAS,
         constraints=constraints,
         ca_bundle=ca_bundle,
         test_args=QUICK_TESTS,

@@ -3,7 +3,7 @@ registry (digest D1), a patched base pushed under the same tag (D2), `invoke che
 finding exactly the affected flavour, `invoke rebuild-stale` rebuilding, testing and pushing it with
 its SBOM and change report, and a second check finding nothing stale.
 
-Two real flavours (Python 3.11 and 3.13, extras postgres) are released; the patch is the Debian
+Two real flavours (Python 3.11 and 3.13, the release tests' extras) are released; the patch is the Debian
 security updates of 3.11's base, so only 3.11 is rebuilt and 3.13 must stay untouched. The layers
 depend on the base's content, not its name, so a build on the registry's copy of a stand-in reuses what
 earlier tests built on the stand-in; every build on a patched base is a full one.
@@ -22,7 +22,7 @@ from airflow_image.sbom import validate_sbom
 from airflow_image.sbom_publish import sbom_tag
 
 from ..release.conftest import PASSWORD, key_pair
-from ..release.test_release import check_published_sbom, invoke
+from ..release.test_release import EXTRAS, check_published_sbom, invoke
 from .conftest import docker
 from .test_check_base_images import rows
 
@@ -43,7 +43,7 @@ def test_patched_base_rebuilds_exactly_the_affected_flavour(
     d1 = {p: bases.publish(p) for p in ("3.11", "3.13")}
     for python in ("3.11", "3.13"):
         exact = f"{registry.host}/airflow:{VERSION}-python{python}"
-        build_image(settings, matrix, BuildOptions(airflow_version=VERSION, python=python, extras=("postgres",),
+        build_image(settings, matrix, BuildOptions(airflow_version=VERSION, python=python, extras=EXTRAS,
                                                    base_image=bases.ref(python), ca_bundle=ca_bundle, tags=(exact,)),
                     runner)  # fmt: skip
         refs = tag_for_release(settings, matrix, image=exact, registry=parse_registry(registry.host), runner=runner)
@@ -113,7 +113,7 @@ def release_multi_platform_stand_in(registry, tags, *, python: str, base: str, d
             "org.apache.airflow.version": VERSION,
             "org.apache.airflow.python.version": python,
             "org.apache.airflow.variant": "regular",
-            EXTRAS_LABEL: "postgres",
+            EXTRAS_LABEL: ",".join(EXTRAS),
             BASE_NAME_LABEL: base,
             BASE_DIGEST_LABEL: digests[platform],
         }
