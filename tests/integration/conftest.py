@@ -25,29 +25,39 @@ SMALL_EXTRAS = ("postgres", "celery")
 # settings and matrix come from tests/conftest.py
 
 
-# The integration session runs two pytest-xdist workers with `--dist loadfile`, where each module is a
-# unit of work except the release chain: the release module and the rebuild module are one unit, so
-# that they keep their order on one worker. The release builds and pushes the released flavours (amd64
-# and, under emulation, arm64); the rebuild tests find those layers in the build cache, and running
-# them beside the release would build the same layers twice at once. The chain takes about half of the
-# suite's time, so it goes first, and the other worker takes the remaining modules one by one. Measured
-# with both workers busy: the CPU is ~95% used (in one process, tests that wait on Airflow, compose or
-# the registry left a core idle).
-RELEASE_CHAIN = ("tests/integration/release/test_release.py", "tests/integration/security/test_rebuild_stale.py")
+# The integration session runs two pytest-xdist workers with `--dist loadfile`: each module is a unit of
+# work, except the release and rebuild modules, which make two chains. A chain is one unit, so that its
+# tests keep their order on one worker: the rebuild tests find the release tests' layers in the build
+# cache (running them beside the release would build the same layers twice at once). The multi-platform
+# chain builds arm64 under emulation, the longest work of the suite; the other chain releases amd64
+# flavours whose builds ci_images left in the cache. Both chains go first, one to each worker, and the
+# workers then take the remaining modules one by one. Measured with both workers busy: the CPU is ~95%
+# used (in one process, tests that wait on Airflow, compose or the registry left a core idle); with
+# both chains on one worker, the other one sat idle for its last 5 minutes.
+CHAIN_MODULES = ("tests/integration/release/test_release.py", "tests/integration/security/test_rebuild_stale.py")
+MULTI_PLATFORM = "multi_platform"
 # Next: `docker build .` of the production image. In CI `nox -s ci_images` has just built the same
 # image, and its layers are still in the build cache (the module ends below prune it only when the
 # disk runs short). A cold build of it is ~3 min on a 2-core host, a cached one seconds.
 FIRST_MODULES = ("test_plain_docker_build.py",)
 
 
-def _in_release_chain(nodeid: str) -> bool:
-    return nodeid.startswith(RELEASE_CHAIN)
+def chain_of(nodeid: str) -> str | None:
+    """The chain a test belongs to, or None for the tests scheduled module by module."""
+    if not nodeid.startswith(CHAIN_MODULES):
+        return None
+    return "multi-platform-chain" if MULTI_PLATFORM in nodeid.partition("::")[2] else "release-chain"
+
+
+def _rank(item: pytest.Item) -> tuple[int, bool]:
+    chain = chain_of(item.nodeid)
+    return ({"multi-platform-chain": 0, "release-chain": 1}.get(chain, 2), item.path.name not in FIRST_MODULES)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    # A stable sort: within each rank the modules keep pytest's order. xdist hands out the units of
-    # work in this order (the session passes --no-loadscope-reorder).
-    items.sort(key=lambda item: (not _in_release_chain(item.nodeid), item.path.name not in FIRST_MODULES))
+    # A stable sort: within each rank the tests keep pytest's order. xdist hands out the units of work
+    # in this order (the session passes --no-loadscope-reorder).
+    items.sort(key=_rank)
 
 
 try:
@@ -58,17 +68,17 @@ except ImportError:  # without xdist the suite runs in one process, in the order
 
 if LoadFileScheduling is not None:
 
-    class ReleaseChainScheduling(LoadFileScheduling):
-        """`--dist loadfile`, with the release chain as one file."""
+    class ChainScheduling(LoadFileScheduling):
+        """`--dist loadfile`, with each chain as one file."""
 
         def _split_scope(self, nodeid: str) -> str:
-            return "release-chain" if _in_release_chain(nodeid) else super()._split_scope(nodeid)
+            return chain_of(nodeid) or super()._split_scope(nodeid)
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log):
     if config.getvalue("dist") == "loadfile" and LoadFileScheduling is not None:
-        return ReleaseChainScheduling(config, log)
+        return ChainScheduling(config, log)
     return None
 
 
