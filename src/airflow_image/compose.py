@@ -135,8 +135,14 @@ def airflow_environment(options: ComposeOptions) -> Anchored:
     return Anchored("airflow-env", values)
 
 
+# While a service starts it is probed every start_interval, so that `up --wait` returns soon after it is
+# ready. A probe that is a command of Airflow's (or Celery's) starts a Python process that imports it:
+# ~2 s of CPU. Every 2 s, three of them (DAG processor, triggerer, worker) asked for more than a 2-core
+# host has, while the services they wait for were starting on the same cores.
+PYTHON_PROBE_START_INTERVAL = "10s"
+
+
 def _healthcheck(test: list[str], *, interval: str = "30s", start_interval: str = "2s") -> dict:
-    # start_interval: probe often while starting, so `up --wait` returns soon after a service is ready.
     return {
         "test": test,
         "interval": interval,
@@ -252,12 +258,19 @@ def compose_spec(options: ComposeOptions) -> dict:
     services["airflow-scheduler"] = airflow_service(
         ["scheduler"], _healthcheck(_curl(f"http://localhost:{SCHEDULER_HEALTH_PORT}/health"))
     )
-    services["airflow-dag-processor"] = airflow_service(["dag-processor"], _healthcheck(_jobs_check("DagProcessorJob")))
-    services["airflow-triggerer"] = airflow_service(["triggerer"], _healthcheck(_jobs_check("TriggererJob")))
+    services["airflow-dag-processor"] = airflow_service(
+        ["dag-processor"], _healthcheck(_jobs_check("DagProcessorJob"), start_interval=PYTHON_PROBE_START_INTERVAL)
+    )
+    services["airflow-triggerer"] = airflow_service(
+        ["triggerer"], _healthcheck(_jobs_check("TriggererJob"), start_interval=PYTHON_PROBE_START_INTERVAL)
+    )
     if options.celery:
         services["airflow-worker"] = airflow_service(
             ["celery", "worker"],
-            _healthcheck(["CMD-SHELL", f'celery --app {CELERY_APP} inspect ping -d "celery@$${{HOSTNAME}}"']),
+            _healthcheck(
+                ["CMD-SHELL", f'celery --app {CELERY_APP} inspect ping -d "celery@$${{HOSTNAME}}"'],
+                start_interval=PYTHON_PROBE_START_INTERVAL,
+            ),
             # The worker's main process alone gets SIGTERM, so Celery finishes running tasks (warm shutdown).
             environment=Merged(common_env, {"DUMB_INIT_SETSID": "0"}),
         )
