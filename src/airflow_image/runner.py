@@ -92,3 +92,30 @@ class SubprocessRunner:
             last = (proc.stderr or "").strip().splitlines()[-1:] if capture else []
             raise CommandFailed(argv, proc.returncode, detail=last[0] if last else "")
         return result
+
+
+class TranscriptRunner:
+    """A SubprocessRunner that keeps each command and the output it would have streamed in a transcript,
+    for work that runs beside other work: printed as one block when it ends, not interleaved. Output a
+    caller captures is returned to it, as usual, and stays out of the transcript."""
+
+    def __init__(self, *, dry_run: bool = False) -> None:
+        self.dry_run = dry_run
+        self._parts: list[str] = []
+        self._inner = SubprocessRunner(dry_run=dry_run, echo=self._parts.append)
+
+    @property
+    def echo(self) -> Callable[[str], None]:
+        return self._parts.append
+
+    def run(self, argv: Sequence[str], *, capture: bool = False, check: bool = True, **options) -> Result:
+        result = self._inner.run(argv, capture=True, check=False, **options)
+        if not capture:
+            self._parts.extend(text.rstrip("\n") for text in (result.stdout, result.stderr) if text.strip())
+        if check and result.returncode != 0:
+            last = result.stderr.strip().splitlines()[-1:] if capture else []
+            raise CommandFailed(list(result.argv), result.returncode, detail=last[0] if last else "")
+        return result if capture else Result(result.argv, result.returncode)
+
+    def transcript(self) -> str:
+        return "\n".join(self._parts)

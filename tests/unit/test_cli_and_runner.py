@@ -7,7 +7,7 @@ import pytest
 from airflow_image.cli_options import ca_bundle_from, parse_build_options
 from airflow_image.errors import CommandFailed, InvalidBuildOption
 from airflow_image.noxsupport import unsupported_session_request
-from airflow_image.runner import SubprocessRunner
+from airflow_image.runner import SubprocessRunner, TranscriptRunner
 
 
 @pytest.mark.parametrize(
@@ -111,6 +111,37 @@ def test_runner_failure_is_typed():
 def test_runner_missing_program_is_typed():
     with pytest.raises(CommandFailed, match="is not installed or not on PATH"):
         SubprocessRunner(echo=lambda _: None).run(["definitely-not-a-program-xyz"])
+
+
+def test_transcript_keeps_commands_and_their_output_in_order():
+    runner = TranscriptRunner()
+    runner.run(["sh", "-c", "echo built"])
+    runner.echo("note")
+    runner.run(["sh", "-c", "echo tested >&2"])
+    assert runner.transcript() == "$ sh -c 'echo built'\nbuilt\nnote\n$ sh -c 'echo tested >&2'\ntested"
+
+
+def test_transcript_leaves_captured_output_to_the_caller():
+    runner = TranscriptRunner()
+    result = runner.run(["echo", "digest"], capture=True)
+    assert result.stdout == "digest\n"
+    assert runner.transcript() == "$ echo digest"
+
+
+def test_transcript_keeps_a_failed_commands_output_and_the_failure_is_typed():
+    runner = TranscriptRunner()
+    with pytest.raises(CommandFailed, match="failed with exit code 4"):
+        runner.run(["sh", "-c", "echo why; exit 4"])
+    assert runner.transcript().endswith("\nwhy")
+    assert runner.run(["sh", "-c", "exit 4"], check=False).returncode == 4
+
+
+def test_transcript_dry_run_runs_nothing(tmp_path):
+    marker = tmp_path / "ran"
+    runner = TranscriptRunner(dry_run=True)
+    runner.run(["touch", str(marker)])
+    assert not marker.exists()
+    assert runner.transcript() == f"(dry run) $ touch {marker}"
 
 
 def test_lock_paths(settings):
