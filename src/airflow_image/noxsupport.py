@@ -96,48 +96,37 @@ def _install_test_deps(session: Any) -> None:
 
 
 def _image_test_argvs(
-    project: NoxProject,
-    *,
-    ref: str,
-    python: str,
-    extras: Sequence[str],
-    variant: str,
-    ca_bundle: Path | None,
-    platforms: Sequence[str] = (),
+    project: NoxProject, options: BuildOptions, *, ref: str, python: str, extras: Sequence[str]
 ) -> list[list[str]]:
-    # A multi-platform image is checked once per platform: each is a different image behind one tag.
+    """The image suite's arguments for an image built with `options`: one run per platform, since each
+    platform of a multi-platform image is a different image behind one tag."""
     return [
         image_test_args(
             image=ref,
             airflow_version=project.release.version,
             python=python,
             extras=extras,
-            variant=variant,
-            ca_bundle=ca_bundle,
+            variant=options.variant,
+            ca_bundle=options.ca_bundle,
             platform=platform,
         )
-        for platform in platforms or ("",)
+        for platform in options.platforms or ("",)
     ]
 
 
 def _run_image_tests(
     session: Any,
     project: NoxProject,
+    options: BuildOptions,
     *,
     ref: str,
     python: str,
     extras: Sequence[str],
-    variant: str,
-    ca_bundle: Path | None,
     pytest_args: Sequence[str],
-    platforms: Sequence[str] = (),
 ) -> None:
     if inspect_image(_runner(session), ref) is None:
         session.error(f"image {ref} does not exist; build it first with `nox -s build_prod-{python}`")
-    argvs = _image_test_argvs(
-        project, ref=ref, python=python, extras=extras, variant=variant, ca_bundle=ca_bundle, platforms=platforms
-    )
-    for args in argvs:
+    for args in _image_test_argvs(project, options, ref=ref, python=python, extras=extras):
         session.run("pytest", *args, *pytest_args)
 
 
@@ -155,13 +144,11 @@ def test_prod(session: Any, project: NoxProject, python: str) -> None:
     _run_image_tests(
         session,
         project,
+        options,
         ref=image or _default_ref(project, options),
         python=python,
         extras=(*extras, *options.additional_extras),
-        variant=options.variant,
-        ca_bundle=options.ca_bundle,
         pytest_args=rest,
-        platforms=options.platforms,
     )
 
 
@@ -195,16 +182,8 @@ def _build_and_test(
     runner = TranscriptRunner()
     try:
         build_image(project.settings, project.matrix, job.options, runner)
-        argvs = _image_test_argvs(
-            project,
-            ref=job.ref,
-            python=job.options.python or project.release.default_python,
-            extras=job.test_extras,
-            variant=job.options.variant,
-            ca_bundle=job.options.ca_bundle,
-            platforms=job.options.platforms,
-        )
-        for args in argvs:
+        python = job.options.python or project.release.default_python
+        for args in _image_test_argvs(project, job.options, ref=job.ref, python=python, extras=job.test_extras):
             runner.run([pytest, *args, *pytest_args])
         # Tested, the image goes; its layers stay in the build cache, where the integration tests that
         # CI runs next find them. Kept, the four images would sit on the disk those tests need.
@@ -306,11 +285,9 @@ def air_gapped(session: Any, project: NoxProject, python: str) -> None:
     _run_image_tests(
         session,
         project,
+        options,
         ref=ref,
         python=python,
         extras=(*extras, *options.additional_extras),
-        variant=options.variant,
-        ca_bundle=options.ca_bundle,
         pytest_args=rest,
-        platforms=options.platforms,
     )
