@@ -117,7 +117,7 @@ def integration(session: nox.Session) -> None:
     session.install("-e", ".[sbom]", "pytest>=8", "pytest-xdist>=3.6", "invoke>=2.2", "bcrypt>=4", "PyYAML>=6")
     paths = [a for a in session.posargs if a.startswith("tests/")] or ["tests/integration"]
     options = [a for a in session.posargs if not a.startswith("tests/")]
-    # Two workers: the release chain on one, the other modules on the other (tests/integration/conftest.py).
+    # Two workers, each module a unit of work for one, the release chains kept in order (tests/integration/conftest.py).
     # `-- -n 0` runs everything in one process, in the same order.
     options = ["--dist", "loadfile", "--no-loadscope-reorder", *noxsupport.with_test_workers(options)]
     # The folders of passed tests go at the end (pytest keeps three runs' otherwise: GBs of registry

@@ -88,10 +88,16 @@ class SubprocessRunner:
         except FileNotFoundError:
             raise CommandFailed(argv, 127, detail=f"{argv[0]} is not installed or not on PATH") from None
         result = Result(tuple(argv), proc.returncode, proc.stdout or "", proc.stderr or "")
-        if check and proc.returncode != 0:
-            last = (proc.stderr or "").strip().splitlines()[-1:] if capture else []
-            raise CommandFailed(argv, proc.returncode, detail=last[0] if last else "")
+        if check:
+            _raise_if_failed(result, captured=capture)
         return result
+
+
+def _raise_if_failed(result: Result, *, captured: bool) -> None:
+    # A captured command's last stderr line says why; streamed output is already on the screen.
+    if result.returncode != 0:
+        last = result.stderr.strip().splitlines()[-1:] if captured else []
+        raise CommandFailed(list(result.argv), result.returncode, detail=last[0] if last else "")
 
 
 class TranscriptRunner:
@@ -112,9 +118,8 @@ class TranscriptRunner:
         result = self._inner.run(argv, capture=True, check=False, **options)
         if not capture:
             self._parts.extend(text.rstrip("\n") for text in (result.stdout, result.stderr) if text.strip())
-        if check and result.returncode != 0:
-            last = result.stderr.strip().splitlines()[-1:] if capture else []
-            raise CommandFailed(list(result.argv), result.returncode, detail=last[0] if last else "")
+        if check:
+            _raise_if_failed(result, captured=capture)
         return result if capture else Result(result.argv, result.returncode)
 
     def transcript(self) -> str:

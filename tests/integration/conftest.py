@@ -36,6 +36,7 @@ SMALL_EXTRAS = ("postgres", "celery")
 # both chains on one worker, the other one sat idle for its last 5 minutes.
 CHAIN_MODULES = ("tests/integration/release/test_release.py", "tests/integration/security/test_rebuild_stale.py")
 MULTI_PLATFORM = "multi_platform"
+CHAINS = ("multi-platform-chain", "release-chain")  # handed out first, in this order
 # Next: `docker build .` of the production image. In CI `nox -s ci_images` has just built the same
 # image, and its layers are still in the build cache (the module ends below prune it only when the
 # disk runs short). A cold build of it is ~3 min on a 2-core host, a cached one seconds.
@@ -46,12 +47,12 @@ def chain_of(nodeid: str) -> str | None:
     """The chain a test belongs to, or None for the tests scheduled module by module."""
     if not nodeid.startswith(CHAIN_MODULES):
         return None
-    return "multi-platform-chain" if MULTI_PLATFORM in nodeid.partition("::")[2] else "release-chain"
+    return CHAINS[0] if MULTI_PLATFORM in nodeid.partition("::")[2] else CHAINS[1]
 
 
 def _rank(item: pytest.Item) -> tuple[int, bool]:
     chain = chain_of(item.nodeid)
-    return ({"multi-platform-chain": 0, "release-chain": 1}.get(chain, 2), item.path.name not in FIRST_MODULES)
+    return (CHAINS.index(chain) if chain else len(CHAINS), item.path.name not in FIRST_MODULES)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
