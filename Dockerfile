@@ -404,18 +404,10 @@ EOF
 
 ########################################################################################################
 FROM runtime AS main
-ARG CACHE_SALT
-ARG TARGETARCH
-ARG AIRFLOW_VERSION
-ARG AIRFLOW_EXTRAS
-ARG ADDITIONAL_AIRFLOW_EXTRAS
-ARG AIRFLOW_CONSTRAINTS
+# Only these two before the copies: every ARG declared above a RUN is part of its cache key, and a
+# changed ADDITIONAL_RUNTIME_APT_DEPS must not copy the environment again.
 ARG AIRFLOW_VENV
 ARG AIRFLOW_UID
-ARG AIRFLOW_HOME
-ARG AIRFLOW_USER_HOME_DIR
-ARG INSTALL_FROM_CONTEXT_FILES
-ARG ADDITIONAL_RUNTIME_APT_DEPS
 
 SHELL ["/bin/bash", "-o", "pipefail", "-e", "-u", "-c"]
 
@@ -430,6 +422,17 @@ RUN --mount=type=bind,from=build,source=${AIRFLOW_VENV},target=/tmp/venv \
     --mount=type=bind,from=build,source=/build/info,target=/build-info \
     --mount=type=bind,source=image/scripts/venv_layers.py,target=/tmp/venv_layers.py \
     python3 /tmp/venv_layers.py copy /tmp/venv "${AIRFLOW_VENV}" 1 /build-info/venv-layers.txt "${AIRFLOW_UID}"
+
+ARG CACHE_SALT
+ARG TARGETARCH
+ARG AIRFLOW_VERSION
+ARG AIRFLOW_EXTRAS
+ARG ADDITIONAL_AIRFLOW_EXTRAS
+ARG AIRFLOW_CONSTRAINTS
+ARG AIRFLOW_HOME
+ARG AIRFLOW_USER_HOME_DIR
+ARG INSTALL_FROM_CONTEXT_FILES
+ARG ADDITIONAL_RUNTIME_APT_DEPS
 
 # ADDITIONAL_RUNTIME_APT_DEPS, and the libraries the environment's extensions link against where the
 # runtime stage lacks them.
