@@ -403,39 +403,17 @@ chmod g=u /etc/passwd
 EOF
 
 ########################################################################################################
-FROM runtime AS main
-# Only these two before the copies: every ARG declared above a RUN is part of its cache key, and a
-# changed ADDITIONAL_RUNTIME_APT_DEPS must not copy the environment again.
-ARG AIRFLOW_VENV
-ARG AIRFLOW_UID
-
-SHELL ["/bin/bash", "-o", "pipefail", "-e", "-u", "-c"]
-
-# The environment arrives as two layers of similar size (venv_layers.py says why), copied with cp:
-# 7 s against COPY's 12 s for 1.9 GB. Not COPY --link either: under the containerd store it copied
-# the environment twice (19 s against 8.5 s).
-RUN --mount=type=bind,from=build,source=${AIRFLOW_VENV},target=/tmp/venv \
-    --mount=type=bind,from=build,source=/build/info,target=/build-info \
-    --mount=type=bind,source=image/scripts/venv_layers.py,target=/tmp/venv_layers.py \
-    python3 /tmp/venv_layers.py copy /tmp/venv "${AIRFLOW_VENV}" 0 /build-info/venv-layers.txt "${AIRFLOW_UID}"
-RUN --mount=type=bind,from=build,source=${AIRFLOW_VENV},target=/tmp/venv \
-    --mount=type=bind,from=build,source=/build/info,target=/build-info \
-    --mount=type=bind,source=image/scripts/venv_layers.py,target=/tmp/venv_layers.py \
-    python3 /tmp/venv_layers.py copy /tmp/venv "${AIRFLOW_VENV}" 1 /build-info/venv-layers.txt "${AIRFLOW_UID}"
-
+# ADDITIONAL_RUNTIME_APT_DEPS, and the libraries the environment's extensions link against where the
+# runtime stage lacks them, installed on the runtime stage alone; the final stage copies just the files
+# this adds, above the environment. Not a step of the final stage: BuildKit 0.13 checksums the whole
+# root filesystem of a step with a secret mount before running it, which took 7-10 s once the 2 GB
+# environment was in it.
+FROM runtime AS runtime-additions
 ARG CACHE_SALT
 ARG TARGETARCH
-ARG AIRFLOW_VERSION
-ARG AIRFLOW_EXTRAS
-ARG ADDITIONAL_AIRFLOW_EXTRAS
-ARG AIRFLOW_CONSTRAINTS
-ARG AIRFLOW_HOME
-ARG AIRFLOW_USER_HOME_DIR
 ARG INSTALL_FROM_CONTEXT_FILES
 ARG ADDITIONAL_RUNTIME_APT_DEPS
-
-# ADDITIONAL_RUNTIME_APT_DEPS, and the libraries the environment's extensions link against where the
-# runtime stage lacks them.
+SHELL ["/bin/bash", "-o", "pipefail", "-e", "-u", "-c"]
 RUN --mount=type=cache,target=/var/cache/apt,id=apt-archives-runtime-${TARGETARCH}${CACHE_SALT},sharing=locked \
     --mount=type=cache,target=/var/lib/apt/lists,id=apt-lists-runtime-${TARGETARCH}${CACHE_SALT},sharing=locked \
     --mount=type=bind,from=build,source=/build/info,target=/build-info \
@@ -444,6 +422,7 @@ RUN --mount=type=cache,target=/var/cache/apt,id=apt-archives-runtime-${TARGETARC
     --mount=type=bind,source=docker-context-files,target=/context/docker-context-files \
     --mount=type=secret,id=cacert \
     <<EOF
+touch /tmp/started
 source /usr/local/lib/airflow-image/common.sh
 # shellcheck disable=SC2046
 missing=$(packages_not_installed $(cat /build-info/runtime-apt-deps.txt /build-info-extra/runtime-apt-deps.txt))
@@ -462,8 +441,45 @@ elif [[ -n ${missing} || -n ${ADDITIONAL_RUNTIME_APT_DEPS} ]]; then
     rm -rf /var/log/apt /var/log/dpkg.log /var/cache/debconf/*-old
 fi
 cp /build-info/constraints.txt /build-info/pin-airflow.txt /build-info/security-overrides.txt /usr/local/share/airflow/
+# What this step added or replaced, with the directories down to it, for the final stage to copy.
+# dpkg keeps a package's own mtimes, so the change time tells which files are new.
+mkdir -p /stage/added
+find / -xdev \( -path /proc -o -path /sys -o -path /dev -o -path /run -o -path /tmp -o -path /stage \) -prune \
+    -o -cnewer /tmp/started \( ! -type d -o -empty \) -print0 \
+    | xargs -0 -r cp -a --parents -t /stage/added
 EOF
 
+
+########################################################################################################
+FROM runtime AS main
+# Only these two before the copies: every ARG declared above a RUN is part of its cache key, and a
+# changed ADDITIONAL_RUNTIME_APT_DEPS must not copy the environment again.
+ARG AIRFLOW_VENV
+ARG AIRFLOW_UID
+
+SHELL ["/bin/bash", "-o", "pipefail", "-e", "-u", "-c"]
+
+# The environment arrives as two layers of similar size (venv_layers.py says why), copied with cp:
+# 7 s against COPY's 12 s for 1.9 GB. Not COPY --link either: under the containerd store it copied
+# the environment twice (19 s against 8.5 s).
+RUN --mount=type=bind,from=build,source=${AIRFLOW_VENV},target=/tmp/venv \
+    --mount=type=bind,from=build,source=/build/info,target=/build-info \
+    --mount=type=bind,source=image/scripts/venv_layers.py,target=/tmp/venv_layers.py \
+    python3 /tmp/venv_layers.py copy /tmp/venv "${AIRFLOW_VENV}" 0 /build-info/venv-layers.txt "${AIRFLOW_UID}"
+# hadolint ignore=DL3059
+RUN --mount=type=bind,from=build,source=${AIRFLOW_VENV},target=/tmp/venv \
+    --mount=type=bind,from=build,source=/build/info,target=/build-info \
+    --mount=type=bind,source=image/scripts/venv_layers.py,target=/tmp/venv_layers.py \
+    python3 /tmp/venv_layers.py copy /tmp/venv "${AIRFLOW_VENV}" 1 /build-info/venv-layers.txt "${AIRFLOW_UID}"
+
+ARG AIRFLOW_VERSION
+ARG AIRFLOW_EXTRAS
+ARG ADDITIONAL_AIRFLOW_EXTRAS
+ARG AIRFLOW_CONSTRAINTS
+ARG AIRFLOW_HOME
+ARG AIRFLOW_USER_HOME_DIR
+
+COPY --from=runtime-additions /stage/added/ /
 COPY --from=additional --chown=${AIRFLOW_UID}:0 /build/venv-delta/ /
 COPY --chmod=755 image/entrypoint.sh /entrypoint
 COPY --chmod=644 image/connection_check.py /usr/local/lib/airflow-image/connection_check.py
