@@ -442,13 +442,13 @@ elif [[ -n ${missing} || -n ${ADDITIONAL_RUNTIME_APT_DEPS} ]]; then
 fi
 cp /build-info/constraints.txt /build-info/pin-airflow.txt /build-info/security-overrides.txt /usr/local/share/airflow/
 # What this step added or replaced, with the directories down to it, for the final stage to copy.
-# dpkg keeps a package's own mtimes, so the change time tells which files are new.
+# dpkg keeps a package's own mtimes, so the change time tells which files are new. A file the step
+# deletes would stay in the image; installing packages adds and replaces files.
 mkdir -p /stage/added
 find / -xdev \( -path /proc -o -path /sys -o -path /dev -o -path /run -o -path /tmp -o -path /stage \) -prune \
     -o -cnewer /tmp/started \( ! -type d -o -empty \) -print0 \
     | xargs -0 -r cp -a --parents -t /stage/added
 EOF
-
 
 ########################################################################################################
 FROM runtime AS main
